@@ -1,0 +1,2 @@
+//! Benchmarks of ember-cache (placeholder until its issue lands).
+fn main() {}

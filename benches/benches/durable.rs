@@ -1,0 +1,2 @@
+//! Benchmarks of ember-durable (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmarks of ember-geo (placeholder until its issue lands).
+fn main() {}

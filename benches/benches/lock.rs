@@ -1,0 +1,2 @@
+//! Benchmarks of ember-lock (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmarks of ember-queue (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmarks of ember-search (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmarks of ember-stream (placeholder until its issue lands).
+fn main() {}

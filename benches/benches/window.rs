@@ -1,0 +1,2 @@
+//! Benchmarks of ember-window (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Shared helpers of Ember's benchmarks and measurement binaries.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! ember-cache: placeholder until its issue lands.
+#![deny(missing_docs)]

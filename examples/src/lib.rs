@@ -1,0 +1,5 @@
+//! Programs built from Ember's crates. Each binary in `src/bin` is one use case; [`tour`] runs a short
+//! section per crate.
+#![deny(missing_docs)]
+
+pub mod tour;

@@ -1,0 +1,2 @@
+//! ember-geo: placeholder until its issue lands.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! ember-lock: placeholder until its issue lands.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! ember-queue: placeholder until its issue lands.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! ember-search: placeholder until its issue lands.
+#![deny(missing_docs)]

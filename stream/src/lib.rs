@@ -1,0 +1,2 @@
+//! ember-stream: placeholder until its issue lands.
+#![deny(missing_docs)]

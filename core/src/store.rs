@@ -424,8 +424,7 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
             faults.fail_next -= 1;
             Some(MemoryStoreError::Injected { op })
         } else if let Some(pred) = &faults.keys {
-            keys.any(|k| pred(k))
-                .then_some(MemoryStoreError::Injected { op })
+            keys.any(pred).then_some(MemoryStoreError::Injected { op })
         } else {
             None
         };

@@ -1,1 +1,3 @@
 //! Integration tests of ember-stream.
+
+mod window;

@@ -1,0 +1,2 @@
+//! `hitratio` (placeholder until its issue lands).
+fn main() {}

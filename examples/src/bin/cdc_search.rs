@@ -1,0 +1,2 @@
+//! Example `cdc_search` (placeholder until its issue lands).
+fn main() {}

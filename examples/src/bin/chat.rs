@@ -1,0 +1,2 @@
+//! Example `chat` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Example `clickstream_dashboard` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Example `product_search` (placeholder until its issue lands).
+fn main() {}

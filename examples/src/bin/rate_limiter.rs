@@ -1,0 +1,2 @@
+//! Example `rate_limiter` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Example `read_through_cache` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Example `ride_share` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Example `work_queue` (placeholder until its issue lands).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Windowed aggregation over event streams (placeholder until its issue lands).

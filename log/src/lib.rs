@@ -1,0 +1,2 @@
+//! ember-log: placeholder until its issue lands.
+#![deny(missing_docs)]

@@ -15,6 +15,10 @@ fn main() {
     tour::queue::run();
     #[cfg(feature = "stream")]
     tour::stream::run();
+    #[cfg(feature = "stream")]
+    tour::window::run();
+    #[cfg(feature = "stream")]
+    tour::durable::run();
     #[cfg(feature = "search")]
     tour::search::run();
     #[cfg(feature = "geo")]

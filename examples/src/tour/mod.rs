@@ -13,6 +13,10 @@ pub mod queue;
 pub mod search;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(feature = "stream")]
+pub mod window;
+#[cfg(feature = "stream")]
+pub mod durable;
 
 /// Prints a section heading.
 pub fn heading(title: &str) {

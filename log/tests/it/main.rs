@@ -1,1 +1,40 @@
 //! Integration tests of ember-log.
+
+mod atomic;
+mod basic;
+mod crash;
+mod model;
+mod recovery;
+mod sync;
+
+use std::path::{Path, PathBuf};
+
+use ember_log::{FsyncPolicy, Log};
+
+/// A log in `dir` with small segments so tests roll often.
+pub fn small_log(dir: &Path, policy: FsyncPolicy) -> Log {
+    Log::builder(dir)
+        .fsync(policy)
+        .segment_bytes(4096)
+        .index_interval_bytes(256)
+        .open()
+        .unwrap()
+}
+
+/// Path of the segment file with base offset `base`.
+pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.log"))
+}
+
+/// All records' payloads, checking offsets are dense from the start offset.
+pub fn read_all(log: &Log) -> Vec<Vec<u8>> {
+    let start = log.start_offset();
+    log.iter(start)
+        .enumerate()
+        .map(|(i, r)| {
+            let r = r.unwrap();
+            assert_eq!(r.offset, start + i as u64, "offsets must be dense");
+            r.payload
+        })
+        .collect()
+}

@@ -1,2 +1,87 @@
-//! ember-geo: placeholder until its issue lands.
+//! # ember-geo
+//!
+//! An in-process proximity index with the semantics of Redis `GEOADD`/`GEOSEARCH`, and what Redis
+//! users keep asking for beyond them: nearest-k without a radius, polygon search, distance rings,
+//! attribute filters during the search, per-member TTLs and geofences with enter/exit events (Tile38's
+//! `FENCE`). Drivers near a rider, restaurants in this box, "is the courier inside the delivery zone".
+//!
+//! ```
+//! use std::time::Duration;
+//! use ember_core::ManualClock;
+//! use ember_geo::{GeoIndex, Unit};
+//!
+//! #[derive(Default, Clone)]
+//! struct Driver { free: bool }
+//!
+//! let clock = ManualClock::new();
+//! let drivers: GeoIndex<String, Driver> = GeoIndex::builder()
+//!     .default_ttl(Duration::from_secs(30)) // a driver who stops reporting disappears
+//!     .clock(clock.clone())
+//!     .build()
+//!     .unwrap();
+//! drivers.add_with("ana".into(), 2.3522, 48.8566, Driver { free: true }).unwrap();
+//! drivers.add_with("bo".into(), 2.3600, 48.8600, Driver { free: false }).unwrap();
+//! drivers.add_with("cy".into(), 2.2950, 48.8738, Driver { free: true }).unwrap();
+//!
+//! // The two nearest free drivers, at any distance.
+//! let hits = drivers.search().from_point(2.355, 48.857).nearest(2)
+//!     .filter(|_, d| d.free).with_dist().unit(Unit::Kilometers).run().unwrap();
+//! let names: Vec<_> = hits.iter().map(|h| h.member.as_str()).collect();
+//! assert_eq!(names, ["ana", "cy"]);
+//!
+//! clock.advance(Duration::from_secs(31));
+//! assert!(drivers.is_empty());
+//! ```
+//!
+//! ## Two modes
+//!
+//! - [`Mode::Exact`] (default) keeps the coordinates exactly as given and measures with geo's haversine
+//!   on the GRS80 mean Earth radius (6 371 008.8 m).
+//! - [`Mode::Redis`] (`builder().redis_compat()`) applies Redis's rules: each position is snapped to the
+//!   centre of its 52-bit geohash cell (up to ~0.3 m away, which is what `GEOPOS` returns), distances use
+//!   Redis's haversine on a 6 372 797.560856 m sphere, and boxes use Redis's test. For the same members
+//!   and queries the results are Redis's: same members, same distances to 4 decimals, same order for
+//!   ascending and descending searches. Unsorted results come in geohash-score order (Redis's own scan
+//!   order visits up to nine cells and can differ), and `count(n).any()` may pick different members
+//!   than Redis, as both only promise "the first n found".
+//!
+//! The two modes' distances differ by about 0.03% (the radii) plus the cell snapping, so a point right
+//! at a radius's edge can be in one mode's result and not the other's.
+//!
+//! ## How it works
+//!
+//! Members live in a hash map and an R-tree ([`rstar`]) over their **unit vectors in 3D**, not over
+//! lon/lat. A radius becomes a chord, a box is covered by a ball, a polygon's lon/lat bounding
+//! rectangle by a 3D box; candidates are then tested exactly. There is no seam at the antimeridian and
+//! no distortion at the poles, so every search finds exactly what a brute-force scan finds (the test
+//! suite checks this with property tests centred on ±180° and near the poles). `geo` provides the
+//! haversine and polygon containment.
+//!
+//! ## Redis behaviours kept
+//!
+//! Coordinates are validated (longitude −180..180, latitude ±85.05112878 by default, NaN rejected) and
+//! a bad batch adds nothing; [`AddOptions`] has `NX`, `XX` and `CH`; units are m, km, mi (1609.34 m) and
+//! ft; `count(n)` forces ascending order unless `any()`; `any()` needs a count; searching from a missing
+//! member is an error, an empty index gives an empty result; [`GeoIndex::distance`] is `None` for a
+//! missing member; [`GeoIndex::geohash`] returns Redis's 11-character `GEOHASH`.
+//!
+//! See [`search`] for the search options, [`fence`] for geofences, [`hash`] for geohashes.
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod distance;
+mod error;
+pub mod fence;
+pub mod hash;
+mod index;
+pub mod search;
+mod sphere;
+
+pub use distance::{Metric, REDIS_EARTH_RADIUS_M, Unit};
+pub use error::{Error, Result};
+pub use fence::{Fence, FenceCause, FenceEvent, FenceEventKind};
+pub use index::{AddOptions, GeoIndex, GeoIndexBuilder, GeoStats, Mode};
+pub use search::{Hit, Order, Search};
+
+/// The geometry crate ember-geo builds on, re-exported so users name the same `Polygon`.
+pub use geo;

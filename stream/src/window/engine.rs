@@ -1,0 +1,825 @@
+//! Window state and firing, one engine per family of windows.
+//!
+//! Every engine keeps the same per-window record ([`Win`]) and goes through [`Ctx`] to emit, so the
+//! rules are written once:
+//! - a window *fires* when the watermark passes its last timestamp (`max_ts < low`);
+//! - a window's state is dropped once `max_ts + allowed_lateness < low`;
+//! - an event touching a window that can already fire fires it at once (a late firing: `Update` if the
+//!   window had emitted before, `Final` otherwise).
+//!
+//! Invariant kept by all engines: after each operation no window with `max_ts < low` is pending.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::Hash;
+use std::marker::PhantomData;
+
+use hashbrown::HashMap;
+
+use super::agg::Aggregator;
+use super::event::{ResultKind, WindowResult};
+
+/// The state of one window of one key.
+#[derive(Debug, Clone)]
+pub(crate) struct Win<A> {
+    pub(crate) acc: A,
+    /// Produced a `Final` (or `Update`) already.
+    emitted: bool,
+    /// Holds changes not yet in a `Final`/`Update`.
+    pending: bool,
+    /// Changed since the last emission of any kind.
+    early_dirty: bool,
+    since_early: u32,
+    /// The bounds of the last `Final`/`Update`, while that result stands (sessions retract it when
+    /// their bounds change).
+    shown: Option<(u64, u64)>,
+}
+
+impl<A> Win<A> {
+    fn new(acc: A) -> Self {
+        Win {
+            acc,
+            emitted: false,
+            pending: false,
+            early_dirty: false,
+            since_early: 0,
+            shown: None,
+        }
+    }
+}
+
+/// Counters shared by the engines and the operator.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) events: u64,
+    pub(crate) late: u64,
+    pub(crate) finals: u64,
+    pub(crate) updates: u64,
+    pub(crate) early: u64,
+    pub(crate) retractions: u64,
+    pub(crate) open: u64,
+    pub(crate) peak: u64,
+    pub(crate) buffered: u64,
+}
+
+/// What an engine operation needs from the operator.
+pub(crate) struct Ctx<'a, K, V, Ag: Aggregator<V>> {
+    pub(crate) agg: &'a Ag,
+    pub(crate) out: &'a mut Vec<WindowResult<K, Ag::Output>>,
+    pub(crate) c: &'a mut Counters,
+    /// First event time that is not late (watermark + 1).
+    pub(crate) low: u64,
+    pub(crate) lateness: u64,
+    /// Early firing every N events (0: off).
+    pub(crate) early_every: u32,
+    pub(crate) _v: PhantomData<fn(&V)>,
+}
+
+impl<K: Clone, V, Ag: Aggregator<V>> Ctx<'_, K, V, Ag> {
+    fn emit(&mut self, key: &K, start: u64, end: u64, acc: &Ag::Acc, kind: ResultKind) {
+        match kind {
+            ResultKind::Early => self.c.early += 1,
+            ResultKind::Final => self.c.finals += 1,
+            ResultKind::Update => self.c.updates += 1,
+            _ => self.c.retractions += 1,
+        }
+        self.out.push(WindowResult {
+            key: key.clone(),
+            start,
+            end,
+            value: self.agg.result(acc),
+            kind,
+        });
+    }
+
+    /// Emits the window's complete result.
+    fn fire(&mut self, key: &K, start: u64, end: u64, w: &mut Win<Ag::Acc>) {
+        let kind = if w.emitted {
+            ResultKind::Update
+        } else {
+            ResultKind::Final
+        };
+        self.emit(key, start, end, &w.acc, kind);
+        w.emitted = true;
+        w.pending = false;
+        w.early_dirty = false;
+        w.since_early = 0;
+        w.shown = Some((start, end));
+    }
+
+    /// After a value was added to `w`: late firing or early firing as due.
+    #[inline]
+    fn touched(&mut self, key: &K, start: u64, end: u64, w: &mut Win<Ag::Acc>, max_ts: u64) {
+        w.pending = true;
+        w.early_dirty = true;
+        if max_ts < self.low {
+            self.fire(key, start, end, w);
+        } else if self.early_every > 0 {
+            w.since_early += 1;
+            if w.since_early >= self.early_every {
+                self.early(key, start, end, w);
+            }
+        }
+    }
+
+    /// An early (partial) result, if the window changed since its last emission.
+    fn early(&mut self, key: &K, start: u64, end: u64, w: &mut Win<Ag::Acc>) {
+        if w.pending && w.early_dirty {
+            self.emit(key, start, end, &w.acc, ResultKind::Early);
+            w.early_dirty = false;
+            w.since_early = 0;
+        }
+    }
+
+    #[inline]
+    fn opened(&mut self, n: u64) {
+        self.c.open += n;
+        self.c.peak = self.c.peak.max(self.c.open);
+    }
+
+    #[inline]
+    fn closed(&mut self, n: u64) {
+        self.c.open = self.c.open.saturating_sub(n);
+    }
+}
+
+/// A refused event: key, value, and the last timestamp of the latest window it would have joined.
+pub(crate) type Late<K, V> = (K, V, u64);
+
+/// All engines.
+pub(crate) enum Engine<K, V, A> {
+    Aligned(Aligned<K, A>),
+    Session(Sessions<K, A>),
+    Sliding(Sliding<K, V, A>),
+    Count(Counting<K, A>),
+}
+
+impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
+    #[inline]
+    pub(crate) fn push<Ag: Aggregator<V, Acc = A>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: K,
+        t: u64,
+        value: V,
+    ) -> Result<(), Late<K, V>> {
+        match self {
+            Engine::Aligned(e) => e.push(cx, key, t, value),
+            Engine::Session(e) => e.push(cx, key, t, value),
+            Engine::Sliding(e) => e.push(cx, key, t, value),
+            Engine::Count(e) => e.push(cx, key, t, value),
+        }
+    }
+
+    /// Fires and drops windows after the watermark moved to `cx.low`.
+    pub(crate) fn advance<Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        match self {
+            Engine::Aligned(e) => e.advance(cx),
+            Engine::Session(e) => e.advance(cx),
+            Engine::Sliding(e) => e.advance(cx),
+            Engine::Count(_) => {}
+        }
+    }
+
+    /// Early results for every window changed since its last emission.
+    pub(crate) fn early_all<Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        match self {
+            Engine::Aligned(e) => {
+                for (&end, slot) in e.slots.iter_mut() {
+                    for (k, w) in slot.wins.iter_mut() {
+                        cx.early(k, slot.start, end, w);
+                    }
+                }
+            }
+            Engine::Session(e) => {
+                for (k, st) in e.keys.iter_mut() {
+                    for s in st.sessions.iter_mut() {
+                        cx.early(k, s.start, s.last, &mut s.win);
+                    }
+                }
+            }
+            Engine::Sliding(e) => {
+                for (k, st) in e.keys.iter_mut() {
+                    for (&end, w) in st.wins.iter_mut() {
+                        cx.early(k, end.saturating_sub(e.size), end, w);
+                    }
+                }
+            }
+            Engine::Count(e) => {
+                for (k, cw) in e.keys.iter_mut() {
+                    cx.early(k, cw.first, cw.last, &mut cw.win);
+                }
+            }
+        }
+    }
+
+    /// End of input: `cx.low` is `u64::MAX` and `advance` ran; emit what is left (incomplete count
+    /// windows as `Early`) and drop all state.
+    pub(crate) fn finish<Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        match self {
+            Engine::Aligned(e) => {
+                for (&end, slot) in e.slots.iter_mut() {
+                    for (k, w) in slot.wins.iter_mut() {
+                        if w.pending {
+                            cx.fire(k, slot.start, end, w);
+                        }
+                    }
+                }
+                e.slots.clear();
+            }
+            Engine::Session(e) => {
+                for (k, st) in e.keys.iter_mut() {
+                    for s in st.sessions.iter_mut() {
+                        if s.win.pending {
+                            cx.fire(k, s.start, s.last, &mut s.win);
+                        }
+                    }
+                }
+                e.keys.clear();
+                e.timers.clear();
+            }
+            Engine::Sliding(e) => {
+                for (k, st) in e.keys.iter_mut() {
+                    for (&end, w) in st.wins.iter_mut() {
+                        if w.pending {
+                            cx.fire(k, end.saturating_sub(e.size), end, w);
+                        }
+                    }
+                }
+                e.keys.clear();
+                e.timers.clear();
+            }
+            Engine::Count(e) => {
+                for (k, cw) in e.keys.iter() {
+                    cx.emit(k, cw.first, cw.last, &cw.win.acc, ResultKind::Early);
+                }
+                e.keys.clear();
+            }
+        }
+        cx.c.open = 0;
+        cx.c.buffered = 0;
+    }
+
+    pub(crate) fn keys(&self) -> usize {
+        match self {
+            Engine::Aligned(e) => e.slots.values().map(|s| s.wins.len()).max().unwrap_or(0),
+            Engine::Session(e) => e.keys.len(),
+            Engine::Sliding(e) => e.keys.len(),
+            Engine::Count(e) => e.keys.len(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tumbling and hopping: windows on a fixed grid, grouped by end.
+
+pub(crate) struct Slot<K, A> {
+    start: u64,
+    wins: HashMap<K, Win<A>>,
+}
+
+pub(crate) struct Aligned<K, A> {
+    size: u64,
+    advance: u64,
+    offset: u64,
+    /// Slots by window end (exclusive).
+    slots: BTreeMap<u64, Slot<K, A>>,
+    /// Slots with `end <= fired_below` were handled by the watermark already.
+    fired_below: u64,
+}
+
+impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
+    pub(crate) fn new(size: u64, advance: u64, offset: u64) -> Self {
+        Aligned {
+            size,
+            advance,
+            offset: offset % advance.max(1),
+            slots: BTreeMap::new(),
+            fired_below: 0,
+        }
+    }
+
+    /// Adds to the window `[start, end)` of `key`. The caller checked it is alive.
+    #[inline]
+    fn add<V, Ag: Aggregator<V, Acc = A>>(
+        slots: &mut BTreeMap<u64, Slot<K, A>>,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: KeyRef<'_, K>,
+        start: u64,
+        end: u64,
+        value: &V,
+    ) {
+        let slot = slots.entry(end).or_insert_with(|| Slot {
+            start,
+            wins: HashMap::new(),
+        });
+        let k = key.get();
+        if let Some(w) = slot.wins.get_mut(k) {
+            cx.agg.add(&mut w.acc, value);
+            cx.touched(k, start, end, w, end - 1);
+            return;
+        }
+        let mut w = Win::new(cx.agg.init());
+        cx.agg.add(&mut w.acc, value);
+        cx.opened(1);
+        cx.touched(k, start, end, &mut w, end - 1);
+        slot.wins.insert(key.into_owned(), w);
+    }
+
+    fn push<V, Ag: Aggregator<V, Acc = A>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: K,
+        t: u64,
+        value: V,
+    ) -> Result<(), Late<K, V>> {
+        let (low, lateness) = (cx.low, cx.lateness);
+        if self.advance == self.size && t >= self.offset {
+            // Tumbling fast path: one window.
+            let start = t - (t - self.offset) % self.size;
+            let end = start.saturating_add(self.size);
+            let max_ts = end - 1;
+            if max_ts.saturating_add(lateness) < low {
+                return Err((key, value, max_ts));
+            }
+            Self::add(&mut self.slots, cx, KeyRef::Owned(key), start, end, &value);
+            return Ok(());
+        }
+        let mut accepted = false;
+        let mut latest = 0;
+        let slots = &mut self.slots;
+        super::spec::aligned_windows(t, self.size, self.advance, self.offset, |start, end| {
+            let max_ts = end - 1;
+            latest = latest.max(max_ts);
+            if max_ts.saturating_add(lateness) >= low {
+                accepted = true;
+                Self::add(slots, cx, KeyRef::Borrowed(&key), start, end, &value);
+            }
+        });
+        if accepted {
+            Ok(())
+        } else {
+            Err((key, value, latest))
+        }
+    }
+
+    fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        let low = cx.low;
+        if low > self.fired_below {
+            for (&end, slot) in self.slots.range_mut(self.fired_below + 1..=low) {
+                for (k, w) in slot.wins.iter_mut() {
+                    if w.pending {
+                        cx.fire(k, slot.start, end, w);
+                    }
+                }
+            }
+            self.fired_below = low;
+        }
+        while let Some(first) = self.slots.first_entry() {
+            if (*first.key() - 1).saturating_add(cx.lateness) < low {
+                let slot = first.remove();
+                cx.closed(slot.wins.len() as u64);
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// A key given by value (moved into the map on insert) or by reference (cloned on insert).
+enum KeyRef<'a, K> {
+    Owned(K),
+    Borrowed(&'a K),
+}
+
+impl<K: Clone> KeyRef<'_, K> {
+    #[inline]
+    fn get(&self) -> &K {
+        match self {
+            KeyRef::Owned(k) => k,
+            KeyRef::Borrowed(k) => k,
+        }
+    }
+    #[inline]
+    fn into_owned(self) -> K {
+        match self {
+            KeyRef::Owned(k) => k,
+            KeyRef::Borrowed(k) => k.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers for the per-key engines: "look at this key once low > due".
+
+fn schedule<K: Clone>(timers: &mut BTreeMap<u64, Vec<K>>, slot: &mut Option<u64>, key: &K, due: u64) {
+    if slot.is_none_or(|cur| due < cur) {
+        timers.entry(due).or_default().push(key.clone());
+        *slot = Some(due);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session windows.
+
+struct Sess<A> {
+    start: u64,
+    last: u64,
+    win: Win<A>,
+}
+
+struct SessKey<A> {
+    /// Sorted by start; consecutive sessions are more than `gap` apart.
+    sessions: Vec<Sess<A>>,
+    timer: Option<u64>,
+}
+
+pub(crate) struct Sessions<K, A> {
+    gap: u64,
+    keys: HashMap<K, SessKey<A>>,
+    timers: BTreeMap<u64, Vec<K>>,
+}
+
+impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
+    pub(crate) fn new(gap: u64) -> Self {
+        Sessions {
+            gap,
+            keys: HashMap::new(),
+            timers: BTreeMap::new(),
+        }
+    }
+
+    fn due(sessions: &[Sess<A>], gap: u64, lateness: u64) -> Option<u64> {
+        sessions
+            .iter()
+            .map(|s| {
+                let max_ts = s.last.saturating_add(gap);
+                if s.win.pending {
+                    max_ts
+                } else {
+                    max_ts.saturating_add(lateness)
+                }
+            })
+            .min()
+    }
+
+    /// Adds `value` at `t` to the key's sessions, creating or merging. `Err` if it is too late.
+    fn add<V, Ag: Aggregator<V, Acc = A>>(
+        st: &mut SessKey<A>,
+        gap: u64,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: &K,
+        t: u64,
+        value: &V,
+    ) -> Result<(), u64> {
+        let ss = &mut st.sessions;
+        let i = ss.partition_point(|s| s.last.saturating_add(gap) < t);
+        let mut j = i;
+        while j < ss.len() && ss[j].start <= t.saturating_add(gap) {
+            j += 1;
+        }
+        if i == j {
+            // A new session is accepted while its own time is within the lateness (Kafka Streams'
+            // rule). Sessions are kept until `last + gap + lateness`, so a late event can never start
+            // a session that should have merged with one already dropped.
+            if t.saturating_add(cx.lateness) < cx.low {
+                return Err(t);
+            }
+            let max_ts = t.saturating_add(gap);
+            let mut win = Win::new(cx.agg.init());
+            cx.agg.add(&mut win.acc, value);
+            cx.opened(1);
+            cx.touched(key, t, t, &mut win, max_ts);
+            ss.insert(
+                i,
+                Sess {
+                    start: t,
+                    last: t,
+                    win,
+                },
+            );
+            return Ok(());
+        }
+        // Merge sessions i..j (at most two) and the event into session i.
+        let other = if j - i == 2 { Some(ss.remove(i + 1)) } else { None };
+        let base = &mut ss[i];
+        let mut start = base.start.min(t);
+        let mut last = base.last.max(t);
+        if let Some(o) = &other {
+            start = start.min(o.start);
+            last = last.max(o.last);
+        }
+        if let Some((s0, e0)) = base.win.shown {
+            if (s0, e0) != (start, last) {
+                cx.emit(key, s0, e0, &base.win.acc, ResultKind::Retract);
+                base.win.shown = None;
+            }
+        }
+        if let Some(o) = other {
+            if let Some((s0, e0)) = o.win.shown {
+                cx.emit(key, s0, e0, &o.win.acc, ResultKind::Retract);
+            }
+            cx.agg.merge(&mut base.win.acc, o.win.acc);
+            base.win.emitted |= o.win.emitted;
+            cx.closed(1);
+        }
+        base.start = start;
+        base.last = last;
+        cx.agg.add(&mut base.win.acc, value);
+        cx.touched(key, start, last, &mut base.win, last.saturating_add(gap));
+        Ok(())
+    }
+
+    fn push<V, Ag: Aggregator<V, Acc = A>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: K,
+        t: u64,
+        value: V,
+    ) -> Result<(), Late<K, V>> {
+        let gap = self.gap;
+        if let Some(st) = self.keys.get_mut(&key) {
+            if let Err(end) = Self::add(st, gap, cx, &key, t, &value) {
+                return Err((key, value, end));
+            }
+            if let Some(due) = Self::due(&st.sessions, gap, cx.lateness) {
+                schedule(&mut self.timers, &mut st.timer, &key, due);
+            }
+            return Ok(());
+        }
+        let mut st = SessKey {
+            sessions: Vec::with_capacity(1),
+            timer: None,
+        };
+        if let Err(end) = Self::add(&mut st, gap, cx, &key, t, &value) {
+            return Err((key, value, end));
+        }
+        if let Some(due) = Self::due(&st.sessions, gap, cx.lateness) {
+            schedule(&mut self.timers, &mut st.timer, &key, due);
+        }
+        self.keys.insert(key, st);
+        Ok(())
+    }
+
+    fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        let (low, lateness, gap) = (cx.low, cx.lateness, self.gap);
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() >= low {
+                break;
+            }
+            let (due, keys) = entry.remove_entry();
+            for k in keys {
+                let Some(st) = self.keys.get_mut(&k) else {
+                    continue;
+                };
+                if st.timer != Some(due) {
+                    continue; // superseded by an earlier timer
+                }
+                st.timer = None;
+                for s in st.sessions.iter_mut() {
+                    if s.win.pending && s.last.saturating_add(gap) < low {
+                        cx.fire(&k, s.start, s.last, &mut s.win);
+                    }
+                }
+                let before = st.sessions.len();
+                st.sessions
+                    .retain(|s| s.last.saturating_add(gap).saturating_add(lateness) >= low);
+                cx.closed((before - st.sessions.len()) as u64);
+                match Self::due(&st.sessions, gap, lateness) {
+                    Some(next) => schedule(&mut self.timers, &mut st.timer, &k, next),
+                    None => {
+                        self.keys.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sliding windows (Kafka Streams): a window [t - size, t] per distinct record time t.
+
+struct SlideKey<V, A> {
+    /// Windows by end (= the record time that defined them).
+    wins: BTreeMap<u64, Win<A>>,
+    /// The key's events, sorted by time, kept while a new window could still need them.
+    buf: VecDeque<(u64, V)>,
+    timer: Option<u64>,
+    /// Windows with end below this were handled by the watermark already.
+    processed: u64,
+}
+
+pub(crate) struct Sliding<K, V, A> {
+    size: u64,
+    keys: HashMap<K, SlideKey<V, A>>,
+    timers: BTreeMap<u64, Vec<K>>,
+}
+
+impl<K: Hash + Eq + Clone, V, A> Sliding<K, V, A> {
+    pub(crate) fn new(size: u64) -> Self {
+        Sliding {
+            size,
+            keys: HashMap::new(),
+            timers: BTreeMap::new(),
+        }
+    }
+
+    fn due(st: &SlideKey<V, A>, size: u64, lateness: u64, low: u64) -> Option<u64> {
+        let fire = st.wins.range(low..).next().map(|(&e, _)| e);
+        let clean = st
+            .wins
+            .first_key_value()
+            .map(|(&e, _)| e.saturating_add(lateness));
+        let trim = st
+            .buf
+            .front()
+            .map(|(ts, _)| ts.saturating_add(lateness).saturating_add(size));
+        [fire, clean, trim].into_iter().flatten().min()
+    }
+
+    fn add<Ag: Aggregator<V, Acc = A>>(
+        st: &mut SlideKey<V, A>,
+        size: u64,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: &K,
+        t: u64,
+        value: V,
+    ) -> Result<(), V> {
+        let mut accepted = false;
+        for (&end, w) in st.wins.range_mut(t..=t.saturating_add(size)) {
+            accepted = true;
+            cx.agg.add(&mut w.acc, &value);
+            cx.touched(key, end.saturating_sub(size), end, w, end);
+        }
+        let own_alive = t.saturating_add(cx.lateness) >= cx.low;
+        if own_alive && !st.wins.contains_key(&t) {
+            let from = t.saturating_sub(size);
+            let mut acc = cx.agg.init();
+            let i0 = st.buf.partition_point(|(ts, _)| *ts < from);
+            for (ts, v) in st.buf.range(i0..) {
+                if *ts > t {
+                    break;
+                }
+                cx.agg.add(&mut acc, v);
+            }
+            cx.agg.add(&mut acc, &value);
+            let mut w = Win::new(acc);
+            cx.opened(1);
+            cx.touched(key, from, t, &mut w, t);
+            st.wins.insert(t, w);
+            accepted = true;
+        }
+        if !accepted {
+            return Err(value);
+        }
+        let pos = st.buf.partition_point(|(ts, _)| *ts <= t);
+        st.buf.insert(pos, (t, value));
+        cx.c.buffered += 1;
+        Ok(())
+    }
+
+    fn push<Ag: Aggregator<V, Acc = A>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: K,
+        t: u64,
+        value: V,
+    ) -> Result<(), Late<K, V>> {
+        let (size, lateness, low) = (self.size, cx.lateness, cx.low);
+        let late_end = t.saturating_add(size);
+        if let Some(st) = self.keys.get_mut(&key) {
+            if let Err(value) = Self::add(st, size, cx, &key, t, value) {
+                return Err((key, value, late_end));
+            }
+            if let Some(due) = Self::due(st, size, lateness, low) {
+                schedule(&mut self.timers, &mut st.timer, &key, due);
+            }
+            return Ok(());
+        }
+        let mut st = SlideKey {
+            wins: BTreeMap::new(),
+            buf: VecDeque::new(),
+            timer: None,
+            processed: 0,
+        };
+        if let Err(value) = Self::add(&mut st, size, cx, &key, t, value) {
+            return Err((key, value, late_end));
+        }
+        if let Some(due) = Self::due(&st, size, lateness, low) {
+            schedule(&mut self.timers, &mut st.timer, &key, due);
+        }
+        self.keys.insert(key, st);
+        Ok(())
+    }
+
+    fn advance<Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        let (low, lateness, size) = (cx.low, cx.lateness, self.size);
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() >= low {
+                break;
+            }
+            let (due, keys) = entry.remove_entry();
+            for k in keys {
+                let Some(st) = self.keys.get_mut(&k) else {
+                    continue;
+                };
+                if st.timer != Some(due) {
+                    continue;
+                }
+                st.timer = None;
+                if low > st.processed {
+                    for (&end, w) in st.wins.range_mut(st.processed..low) {
+                        if w.pending {
+                            cx.fire(&k, end.saturating_sub(size), end, w);
+                        }
+                    }
+                    st.processed = low;
+                }
+                while let Some(first) = st.wins.first_entry() {
+                    if first.key().saturating_add(lateness) < low {
+                        first.remove();
+                        cx.closed(1);
+                    } else {
+                        break;
+                    }
+                }
+                while st
+                    .buf
+                    .front()
+                    .is_some_and(|(ts, _)| ts.saturating_add(lateness).saturating_add(size) < low)
+                {
+                    st.buf.pop_front();
+                    cx.c.buffered = cx.c.buffered.saturating_sub(1);
+                }
+                match Self::due(st, size, lateness, low) {
+                    Some(next) => schedule(&mut self.timers, &mut st.timer, &k, next),
+                    None => {
+                        self.keys.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Count windows: every `n` events of a key.
+
+pub(crate) struct CountWin<A> {
+    win: Win<A>,
+    count: u64,
+    first: u64,
+    last: u64,
+}
+
+pub(crate) struct Counting<K, A> {
+    n: u64,
+    keys: HashMap<K, CountWin<A>>,
+}
+
+impl<K: Hash + Eq + Clone, A> Counting<K, A> {
+    pub(crate) fn new(n: u64) -> Self {
+        Counting {
+            n,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn push<V, Ag: Aggregator<V, Acc = A>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: K,
+        t: u64,
+        value: V,
+    ) -> Result<(), Late<K, V>> {
+        if let Some(cw) = self.keys.get_mut(&key) {
+            cx.agg.add(&mut cw.win.acc, &value);
+            cw.count += 1;
+            cw.first = cw.first.min(t);
+            cw.last = cw.last.max(t);
+            if cw.count >= self.n {
+                cx.fire(&key, cw.first, cw.last, &mut cw.win);
+                self.keys.remove(&key);
+                cx.closed(1);
+            } else {
+                cx.touched(&key, cw.first, cw.last, &mut cw.win, u64::MAX);
+            }
+            return Ok(());
+        }
+        let mut cw = CountWin {
+            win: Win::new(cx.agg.init()),
+            count: 1,
+            first: t,
+            last: t,
+        };
+        cx.agg.add(&mut cw.win.acc, &value);
+        cx.opened(1);
+        if self.n <= 1 {
+            cx.fire(&key, t, t, &mut cw.win);
+            cx.closed(1);
+        } else {
+            cx.touched(&key, t, t, &mut cw.win, u64::MAX);
+            self.keys.insert(key, cw);
+        }
+        Ok(())
+    }
+}

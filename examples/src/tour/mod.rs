@@ -3,6 +3,8 @@
 #[cfg(feature = "cache")]
 pub mod cache;
 pub mod core;
+#[cfg(feature = "stream")]
+pub mod durable;
 #[cfg(feature = "geo")]
 pub mod geo;
 #[cfg(feature = "lock")]
@@ -15,8 +17,6 @@ pub mod search;
 pub mod stream;
 #[cfg(feature = "stream")]
 pub mod window;
-#[cfg(feature = "stream")]
-pub mod durable;
 
 /// Prints a section heading.
 pub fn heading(title: &str) {

@@ -1,0 +1,860 @@
+//! The queue's state and the handful of operations that change it.
+//!
+//! # The state-change seam
+//!
+//! Every change to what the queue holds goes through one of these operations, all in this file:
+//!
+//! | operation | function | what it does |
+//! |---|---|---|
+//! | send | [`Producer::admit`] | a new message enters the inbox (after dedup and the capacity check) |
+//! | lease | [`Consumer::lease_one`] | a visible message is leased until its visibility deadline (or, in `no_ack` mode, removed) |
+//! | ack | [`Consumer::ack`] | a leased message is deleted |
+//! | nack / visibility expiry / extend to 0 | [`Consumer::release`] | a leased message becomes visible again, now or after the retry delay |
+//! | extend | [`Consumer::extend`] | a lease's deadline moves |
+//! | dead-letter | [`Consumer::dead_letter`] | a message that used up its receives moves to the dead-letter queue |
+//! | redrive / take | [`redrive`], [`take_dead_letters`] | messages leave the dead-letter queue (back to the queue, or to the caller) |
+//!
+//! Moving messages between internal structures (inbox -> ready lists, delayed -> visible, group
+//! followers -> head) does not change *what* the queue holds and is not an operation in this sense. A
+//! durable mode (ember issue 8) attaches its operation log here: appending a record in each of these
+//! functions, while the lock that orders them is held, gives a log whose replay reproduces the queue
+//! (sends, acks, nacks with their retry deadline, dead-letter moves, redrives); leases need not be
+//! logged, since after a restart every in-flight message is visible again.
+//!
+//! # Locking
+//!
+//! Producers and consumers use different locks so that they rarely meet: producers append to the
+//! `inbox` under the producer lock; consumers work on the ready lists, leases, groups and delays under
+//! the consumer lock, and take the whole inbox in one swap when their visible messages run out.
+//! Messages in the inbox always have higher sequence numbers than everything on the consumer side, so
+//! the swap keeps send order. The number of messages held (for capacity) is `admitted` (counted by
+//! producers) minus `removed` (an atomic counted by consumers); producers re-read `removed` only when
+//! their cached view says the queue is full. Lock order: consumer -> producer, consumer -> dead letters,
+//! dead letters -> producer.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ember_core::clock::{Clock, SharedClock, Signal};
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+
+use crate::dlq::{DeadLetter, DeadLetterReason};
+use crate::error::{Error, Result};
+use crate::group::Groups;
+use crate::message::{Delivery, Entry, Message, Receipt};
+use crate::queue::FullPolicy;
+use crate::retry::RetryPolicy;
+use crate::visibility::Leases;
+
+/// Receipts of `no_ack` deliveries name this slot; no lease ever has it.
+pub(crate) const NO_LEASE_SLOT: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) capacity: u64,
+    pub(crate) full_policy: FullPolicy,
+    pub(crate) visibility: Duration,
+    pub(crate) delay: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_receives: Option<u32>,
+    pub(crate) dedup_window: Duration,
+    pub(crate) no_ack: bool,
+}
+
+/// Keeps hot fields on their own cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner<T> {
+    pub(crate) config: Config,
+    pub(crate) clock: SharedClock,
+    pub(crate) uid: u32,
+    pub(crate) producer: Padded<Mutex<Producer<T>>>,
+    pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
+    /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).
+    pub(crate) removed: Padded<AtomicU64>,
+    pub(crate) dead: Mutex<VecDeque<DeadLetter<T>>>,
+    /// Notified when a message may have become visible (or the queue closed).
+    pub(crate) ready: Signal,
+    /// Notified when room may have appeared (or the queue closed).
+    pub(crate) space: Signal,
+}
+
+/// Which signals to notify once the locks are released.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Wake {
+    pub(crate) ready: bool,
+    pub(crate) space: bool,
+}
+
+impl Wake {
+    pub(crate) fn fire<T>(self, inner: &Inner<T>) {
+        if self.space {
+            inner.space.notify_all();
+        }
+        if self.ready {
+            inner.ready.notify_all();
+        }
+    }
+}
+
+/// The current time, read from the clock at most once per operation and only if needed.
+pub(crate) struct Now<'a> {
+    clock: &'a dyn Clock,
+    at: Option<Instant>,
+}
+
+impl<'a> Now<'a> {
+    pub(crate) fn new(clock: &'a dyn Clock) -> Self {
+        Now { clock, at: None }
+    }
+
+    pub(crate) fn get(&mut self) -> Instant {
+        *self.at.get_or_insert_with(|| self.clock.now())
+    }
+}
+
+/// `t + d`, saturating far in the future instead of overflowing.
+pub(crate) fn after(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    t.checked_add(d)
+        .or_else(|| t.checked_add(CENTURY))
+        .unwrap_or(t)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Producer side
+
+#[derive(Debug, Default)]
+struct Dedup {
+    /// Dedup id -> (message id, end of its window).
+    ids: HashMap<Arc<str>, (u64, Instant)>,
+    order: VecDeque<(Instant, Arc<str>)>,
+}
+
+impl Dedup {
+    fn purge(&mut self, now: Instant) {
+        while let Some((until, _)) = self.order.front() {
+            if *until > now {
+                break;
+            }
+            let (until, key) = self.order.pop_front().expect("front exists");
+            if self.ids.get(&key).is_some_and(|(_, u)| *u == until) {
+                self.ids.remove(&key);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Producer<T> {
+    inbox: VecDeque<Entry<T>>,
+    /// Every message in the inbox is visible at once and has no group (it can be moved wholesale).
+    inbox_plain: bool,
+    next_seq: u64,
+    admitted: u64,
+    removed_seen: u64,
+    pub(crate) closed: bool,
+    dedup: Dedup,
+    pub(crate) sends: u64,
+    pub(crate) deduplicated: u64,
+    pub(crate) redriven: u64,
+}
+
+pub(crate) enum Admit<T> {
+    Sent(u64),
+    Duplicate(u64),
+    Full(Message<T>),
+}
+
+impl<T> Producer<T> {
+    pub(crate) fn new() -> Self {
+        Producer {
+            inbox: VecDeque::new(),
+            inbox_plain: true,
+            next_seq: 1,
+            admitted: 0,
+            removed_seen: 0,
+            closed: false,
+            dedup: Dedup::default(),
+            sends: 0,
+            deduplicated: 0,
+            redriven: 0,
+        }
+    }
+
+    /// Whether one more message fits.
+    pub(crate) fn has_room(&mut self, capacity: u64, removed: &AtomicU64) -> bool {
+        if self.admitted - self.removed_seen < capacity {
+            return true;
+        }
+        self.removed_seen = removed.load(Ordering::Acquire);
+        self.admitted - self.removed_seen < capacity
+    }
+
+    /// **Operation: send.** Dedup, capacity, then into the inbox.
+    pub(crate) fn admit(
+        &mut self,
+        config: &Config,
+        removed: &AtomicU64,
+        clock: &dyn Clock,
+        msg: Message<T>,
+    ) -> Admit<T> {
+        let mut now = Now::new(clock);
+        if let Some(key) = &msg.dedup_id {
+            let t = now.get();
+            self.dedup.purge(t);
+            if let Some((id, _)) = self.dedup.ids.get(key) {
+                self.deduplicated += 1;
+                return Admit::Duplicate(*id);
+            }
+        }
+        if !self.has_room(config.capacity, removed) {
+            return Admit::Full(msg);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(key) = msg.dedup_id {
+            let until = after(now.get(), config.dedup_window);
+            self.dedup.ids.insert(key.clone(), (seq, until));
+            self.dedup.order.push_back((until, key));
+        }
+        let delay = msg.delay.unwrap_or(config.delay);
+        let visible_at = if delay.is_zero() {
+            None
+        } else {
+            Some(after(now.get(), delay))
+        };
+        self.inbox_plain &= visible_at.is_none() && msg.group.is_none();
+        self.inbox.push_back(Entry {
+            id: seq,
+            seq,
+            body: msg.body,
+            visible_at,
+            sent_unix_ms: clock.unix_millis(),
+            receive_count: 0,
+            group: msg.group,
+            last_error: None,
+        });
+        self.admitted += 1;
+        self.sends += 1;
+        Admit::Sent(seq)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Consumer side
+
+/// Min-heap order by sequence number.
+#[derive(Debug)]
+struct BySeq<T>(Entry<T>);
+
+impl<T> PartialEq for BySeq<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.seq == other.0.seq
+    }
+}
+impl<T> Eq for BySeq<T> {}
+impl<T> PartialOrd for BySeq<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for BySeq<T> {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.0.seq.cmp(&self.0.seq)
+    }
+}
+
+/// Min-heap order by visibility time, then sequence number.
+#[derive(Debug)]
+struct ByTime<T>(Entry<T>);
+
+impl<T> ByTime<T> {
+    fn key(&self) -> (Option<Instant>, u64) {
+        (self.0.visible_at, self.0.seq)
+    }
+}
+impl<T> PartialEq for ByTime<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl<T> Eq for ByTime<T> {}
+impl<T> PartialOrd for ByTime<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for ByTime<T> {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// How a lease ended without an ack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// `nack`: visible again after the retry policy's delay.
+    Nack,
+    /// The visibility timeout passed: visible again at once.
+    Expired,
+    /// `extend(receipt, 0)`: visible again at once.
+    Visible,
+}
+
+/// What became of a nacked message.
+///
+/// ```
+/// use ember_queue::{NackOutcome, Queue};
+/// let queue: Queue<&str> = Queue::builder().max_receives(1).build().unwrap();
+/// queue.send("poison").unwrap();
+/// let d = queue.try_receive().unwrap();
+/// assert_eq!(queue.nack(d.receipt()).unwrap(), NackOutcome::DeadLettered);
+/// assert_eq!(queue.dead_letters().len(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NackOutcome {
+    /// It will be visible again after this delay (from the retry policy).
+    Retry {
+        /// The retry delay.
+        delay: Duration,
+    },
+    /// It had used up its receives and is now in the dead-letter queue.
+    DeadLettered,
+}
+
+/// The result of a poll of the consumer side.
+pub(crate) struct Poll {
+    pub(crate) got: usize,
+    pub(crate) closed_and_empty: bool,
+    /// When something may next become visible on its own (a delay or a lease ending).
+    pub(crate) next_event: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Consumer<T> {
+    /// Visible messages that arrived in send order from the inbox.
+    fresh: VecDeque<Entry<T>>,
+    /// Visible messages that came back (retries, ended delays, group heads), by sequence number.
+    back: BinaryHeap<BySeq<T>>,
+    /// Messages not visible yet (delay, retry backoff), by visibility time.
+    delayed: BinaryHeap<ByTime<T>>,
+    leases: Leases<T>,
+    groups: Groups<T>,
+    spare: VecDeque<Entry<T>>,
+    rng: SmallRng,
+    pub(crate) receives: u64,
+    pub(crate) redeliveries: u64,
+    pub(crate) acks: u64,
+    pub(crate) nacks: u64,
+    pub(crate) expired: u64,
+    pub(crate) dead_lettered: u64,
+}
+
+impl<T> Consumer<T> {
+    pub(crate) fn new(rng: SmallRng) -> Self {
+        Consumer {
+            fresh: VecDeque::new(),
+            back: BinaryHeap::new(),
+            delayed: BinaryHeap::new(),
+            leases: Leases::new(),
+            groups: Groups::new(),
+            spare: VecDeque::new(),
+            rng,
+            receives: 0,
+            redeliveries: 0,
+            acks: 0,
+            nacks: 0,
+            expired: 0,
+            dead_lettered: 0,
+        }
+    }
+
+    /// Nothing visible, delayed, in flight or waiting in a group.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.fresh.is_empty()
+            && self.back.is_empty()
+            && self.delayed.is_empty()
+            && self.leases.len() == 0
+            && self.groups.waiting() == 0
+    }
+
+    /// Places a message that may be delivered (it is its group's head, or has no group).
+    fn schedule(&mut self, entry: Entry<T>, now: &mut Now<'_>, in_order: bool) {
+        match entry.visible_at {
+            Some(at) if at > now.get() => self.delayed.push(ByTime(entry)),
+            _ if in_order => self.fresh.push_back(entry),
+            _ => self.back.push(BySeq(entry)),
+        }
+    }
+
+    /// Moves the whole inbox over (not a state change: the messages were already sent).
+    pub(crate) fn drain_inbox(&mut self, p: &mut Producer<T>, now: &mut Now<'_>) {
+        if p.inbox.is_empty() {
+            return;
+        }
+        if p.inbox_plain && self.fresh.is_empty() {
+            std::mem::swap(&mut self.fresh, &mut p.inbox);
+            return;
+        }
+        std::mem::swap(&mut self.spare, &mut p.inbox);
+        p.inbox_plain = true;
+        while let Some(entry) = self.spare.pop_front() {
+            if let Some(entry) = self.groups.admit(entry) {
+                self.schedule(entry, now, true);
+            }
+        }
+    }
+
+    fn pop_visible(&mut self) -> Option<Entry<T>> {
+        let from_fresh = match (self.fresh.front(), self.back.peek()) {
+            (Some(f), Some(b)) => f.seq < b.0.seq,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if from_fresh {
+            self.fresh.pop_front()
+        } else {
+            self.back.pop().map(|b| b.0)
+        }
+    }
+
+    /// Ends leases whose deadline passed and makes due delayed messages visible.
+    pub(crate) fn maintain(&mut self, inner: &Inner<T>, now: &mut Now<'_>, wake: &mut Wake) {
+        if self.leases.len() > 0 {
+            let t = now.get();
+            while let Some(entry) = self.leases.pop_expired(t) {
+                self.expired += 1;
+                self.release(inner, entry, Release::Expired, now, wake);
+            }
+        }
+        if !self.delayed.is_empty() {
+            let t = now.get();
+            while let Some(top) = self.delayed.peek() {
+                if top.0.visible_at.is_some_and(|at| at > t) {
+                    break;
+                }
+                let entry = self.delayed.pop().expect("peeked").0;
+                self.back.push(BySeq(entry));
+            }
+        }
+    }
+
+    /// When a delay or a lease next ends.
+    pub(crate) fn next_event(&self) -> Option<Instant> {
+        let delayed = self.delayed.peek().and_then(|e| e.0.visible_at);
+        match (delayed, self.leases.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The head of `group` left the queue: schedule the next one.
+    fn advance_group(
+        &mut self,
+        group: &crate::message::GroupId,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) {
+        if let Some(next) = self.groups.advance(group) {
+            self.schedule(next, now, false);
+            wake.ready = true;
+        }
+    }
+
+    /// **Operation: lease.** Takes the first visible message and leases it (or, in `no_ack` mode,
+    /// removes it).
+    pub(crate) fn lease_one(
+        &mut self,
+        inner: &Inner<T>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Option<Delivery<T>>
+    where
+        T: Clone,
+    {
+        let mut entry = self.pop_visible()?;
+        entry.receive_count += 1;
+        self.receives += 1;
+        if entry.receive_count > 1 {
+            self.redeliveries += 1;
+        }
+        let id = crate::message::MessageId(entry.id);
+        if inner.config.no_ack {
+            inner.removed.fetch_add(1, Ordering::Release);
+            wake.space = true;
+            if let Some(group) = &entry.group {
+                self.advance_group(group, now, wake);
+            }
+            return Some(Delivery {
+                receipt: Receipt {
+                    queue: inner.uid,
+                    slot: NO_LEASE_SLOT,
+                    lease: 0,
+                    id,
+                },
+                body: entry.body,
+                receive_count: entry.receive_count,
+                sent_unix_ms: entry.sent_unix_ms,
+                group: entry.group,
+                last_error: entry.last_error,
+            });
+        }
+        let deadline = after(now.get(), inner.config.visibility);
+        let body = entry.body.clone();
+        let group = entry.group.clone();
+        let last_error = entry.last_error.clone();
+        let receive_count = entry.receive_count;
+        let sent_unix_ms = entry.sent_unix_ms;
+        let (slot, lease) = self.leases.insert(entry, deadline);
+        Some(Delivery {
+            receipt: Receipt {
+                queue: inner.uid,
+                slot,
+                lease,
+                id,
+            },
+            body,
+            receive_count,
+            sent_unix_ms,
+            group,
+            last_error,
+        })
+    }
+
+    /// Receives up to `max` messages into `out`.
+    pub(crate) fn poll(
+        &mut self,
+        inner: &Inner<T>,
+        max: usize,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+        out: &mut dyn FnMut(Delivery<T>),
+    ) -> Poll
+    where
+        T: Clone,
+    {
+        self.maintain(inner, now, wake);
+        let mut got = 0;
+        let mut closed = None;
+        while got < max {
+            if let Some(d) = self.lease_one(inner, now, wake) {
+                out(d);
+                got += 1;
+                continue;
+            }
+            if closed.is_some() {
+                break;
+            }
+            let mut p = inner.producer.lock();
+            closed = Some(p.closed);
+            self.drain_inbox(&mut p, now);
+        }
+        Poll {
+            got,
+            closed_and_empty: got == 0 && closed == Some(true) && self.holds_nothing(),
+            next_event: self.next_event(),
+        }
+    }
+
+    /// Applies due expiries first (so every consumer operation sees the same state), then validates a
+    /// receipt: it must name a live lease of this queue.
+    fn check(
+        &mut self,
+        inner: &Inner<T>,
+        r: &Receipt,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Result<()> {
+        if inner.config.no_ack {
+            return Err(Error::NoAck);
+        }
+        self.maintain(inner, now, wake);
+        if r.queue != inner.uid || self.leases.deadline(r.slot, r.lease).is_none() {
+            return Err(Error::StaleReceipt(r.id));
+        }
+        Ok(())
+    }
+
+    /// **Operation: ack.** Deletes a leased message.
+    pub(crate) fn ack(
+        &mut self,
+        inner: &Inner<T>,
+        r: &Receipt,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Result<()> {
+        self.check(inner, r, now, wake)?;
+        let entry = self.leases.take(r.slot, r.lease).expect("checked");
+        self.acks += 1;
+        inner.removed.fetch_add(1, Ordering::Release);
+        wake.space = true;
+        if let Some(group) = &entry.group {
+            self.advance_group(group, now, wake);
+        }
+        Ok(())
+    }
+
+    /// **Operation: nack.**
+    pub(crate) fn nack(
+        &mut self,
+        inner: &Inner<T>,
+        r: &Receipt,
+        error: Option<Arc<str>>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Result<NackOutcome> {
+        self.check(inner, r, now, wake)?;
+        let mut entry = self.leases.take(r.slot, r.lease).expect("checked");
+        self.nacks += 1;
+        if error.is_some() {
+            entry.last_error = error;
+        }
+        Ok(self.release(inner, entry, Release::Nack, now, wake))
+    }
+
+    /// **Operation: extend** (change visibility). Zero makes the message visible at once.
+    pub(crate) fn extend(
+        &mut self,
+        inner: &Inner<T>,
+        r: &Receipt,
+        by: Duration,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Result<()> {
+        self.check(inner, r, now, wake)?;
+        if by.is_zero() {
+            let entry = self.leases.take(r.slot, r.lease).expect("checked");
+            self.release(inner, entry, Release::Visible, now, wake);
+        } else {
+            let at = after(now.get(), by);
+            self.leases.set_deadline(r.slot, r.lease, at);
+        }
+        Ok(())
+    }
+
+    /// **Operation: release** (nack, visibility expiry, extend to zero): the message is visible again,
+    /// after the retry delay for a nack, or dead-lettered if it used up its receives.
+    pub(crate) fn release(
+        &mut self,
+        inner: &Inner<T>,
+        mut entry: Entry<T>,
+        how: Release,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> NackOutcome {
+        if let Some(max) = inner.config.max_receives {
+            if entry.receive_count >= max {
+                let reason = match how {
+                    Release::Nack => DeadLetterReason::Nacked,
+                    Release::Expired => DeadLetterReason::VisibilityTimeout,
+                    Release::Visible => DeadLetterReason::Released,
+                };
+                self.dead_letter(inner, entry, reason, now, wake);
+                return NackOutcome::DeadLettered;
+            }
+        }
+        let delay = match how {
+            Release::Nack => inner.config.retry.delay(entry.receive_count, &mut self.rng),
+            Release::Expired | Release::Visible => Duration::ZERO,
+        };
+        entry.visible_at = if delay.is_zero() {
+            None
+        } else {
+            Some(after(now.get(), delay))
+        };
+        self.schedule(entry, now, false);
+        wake.ready = true;
+        NackOutcome::Retry { delay }
+    }
+
+    /// **Operation: dead-letter.**
+    pub(crate) fn dead_letter(
+        &mut self,
+        inner: &Inner<T>,
+        entry: Entry<T>,
+        reason: DeadLetterReason,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) {
+        let group = entry.group.clone();
+        inner.dead.lock().push_back(DeadLetter {
+            id: crate::message::MessageId(entry.id),
+            body: entry.body,
+            attempts: entry.receive_count,
+            last_error: entry.last_error.as_deref().map(str::to_owned),
+            reason,
+            group: entry.group,
+            sent_unix_ms: entry.sent_unix_ms,
+            dead_lettered_unix_ms: inner.clock.unix_millis(),
+        });
+        self.dead_lettered += 1;
+        inner.removed.fetch_add(1, Ordering::Release);
+        wake.space = true;
+        if let Some(group) = &group {
+            self.advance_group(group, now, wake);
+        }
+    }
+
+    /// Gauges for stats (call after draining the inbox).
+    pub(crate) fn gauges(&self) -> Gauges {
+        let oldest = self
+            .fresh
+            .front()
+            .map(|e| e.sent_unix_ms)
+            .into_iter()
+            .chain(self.back.iter().map(|e| e.0.sent_unix_ms))
+            .chain(self.delayed.iter().map(|e| e.0.sent_unix_ms))
+            .chain(self.leases.entries().map(|e| e.sent_unix_ms))
+            .chain(self.groups.entries().map(|e| e.sent_unix_ms))
+            .min();
+        Gauges {
+            visible: (self.fresh.len() + self.back.len()) as u64,
+            delayed: self.delayed.len() as u64,
+            in_flight: self.leases.len() as u64,
+            waiting_in_groups: self.groups.waiting() as u64,
+            active_groups: self.groups.busy() as u64,
+            oldest_sent_ms: oldest,
+        }
+    }
+}
+
+pub(crate) struct Gauges {
+    pub(crate) visible: u64,
+    pub(crate) delayed: u64,
+    pub(crate) in_flight: u64,
+    pub(crate) waiting_in_groups: u64,
+    pub(crate) active_groups: u64,
+    pub(crate) oldest_sent_ms: Option<u64>,
+}
+
+impl<T> Inner<T> {
+    /// Brings the consumer side up to date (inbox, expiries, delays) and reads everything for stats.
+    pub(crate) fn snapshot(&self) -> (Gauges, ProducerCounters, ConsumerCounters, u64) {
+        let mut wake = Wake::default();
+        let mut now = Now::new(&*self.clock);
+        let mut c = self.consumer.lock();
+        let pc = {
+            let mut p = self.producer.lock();
+            c.drain_inbox(&mut p, &mut now);
+            ProducerCounters {
+                sends: p.sends,
+                deduplicated: p.deduplicated,
+                redriven: p.redriven,
+                closed: p.closed,
+            }
+        };
+        c.maintain(self, &mut now, &mut wake);
+        let gauges = c.gauges();
+        let cc = ConsumerCounters {
+            receives: c.receives,
+            redeliveries: c.redeliveries,
+            acks: c.acks,
+            nacks: c.nacks,
+            expired: c.expired,
+            dead_lettered: c.dead_lettered,
+        };
+        drop(c);
+        let dead = self.dead.lock().len() as u64;
+        wake.fire(self);
+        (gauges, pc, cc, dead)
+    }
+}
+
+pub(crate) struct ProducerCounters {
+    pub(crate) sends: u64,
+    pub(crate) deduplicated: u64,
+    pub(crate) redriven: u64,
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct ConsumerCounters {
+    pub(crate) receives: u64,
+    pub(crate) redeliveries: u64,
+    pub(crate) acks: u64,
+    pub(crate) nacks: u64,
+    pub(crate) expired: u64,
+    pub(crate) dead_lettered: u64,
+}
+
+/// **Operation: redrive.** Moves the dead letters `select` picks back to the queue, at the tail, with
+/// their receive count reset. Holds the dead-letter lock throughout, so a message is always in exactly
+/// one place.
+pub(crate) fn redrive<T>(
+    inner: &Inner<T>,
+    mut select: impl FnMut(&DeadLetter<T>) -> bool,
+) -> Result<usize> {
+    let mut dead = inner.dead.lock();
+    let mut p = inner.producer.lock();
+    if p.closed {
+        return Err(Error::Closed);
+    }
+    let mut kept = VecDeque::with_capacity(dead.len());
+    let mut moved = 0;
+    for letter in dead.drain(..) {
+        if !select(&letter) {
+            kept.push_back(letter);
+            continue;
+        }
+        let seq = p.next_seq;
+        p.next_seq += 1;
+        p.inbox_plain &= letter.group.is_none();
+        p.inbox.push_back(Entry {
+            id: letter.id.0,
+            seq,
+            body: letter.body,
+            visible_at: None,
+            sent_unix_ms: letter.sent_unix_ms,
+            receive_count: 0,
+            group: letter.group,
+            last_error: None,
+        });
+        p.admitted += 1;
+        p.redriven += 1;
+        moved += 1;
+    }
+    *dead = kept;
+    drop(p);
+    drop(dead);
+    if moved > 0 {
+        inner.ready.notify_all();
+    }
+    Ok(moved)
+}
+
+/// **Operation: take dead letters.** Hands the dead letters `select` picks to the caller, out of the
+/// queue for good.
+pub(crate) fn take_dead_letters<T>(
+    inner: &Inner<T>,
+    mut select: impl FnMut(&DeadLetter<T>) -> bool,
+) -> Vec<DeadLetter<T>> {
+    let mut dead = inner.dead.lock();
+    let mut kept = VecDeque::with_capacity(dead.len());
+    let mut taken = Vec::new();
+    for letter in dead.drain(..) {
+        if select(&letter) {
+            taken.push(letter);
+        } else {
+            kept.push_back(letter);
+        }
+    }
+    *dead = kept;
+    taken
+}

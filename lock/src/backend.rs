@@ -52,7 +52,13 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`Error::NotHeld`] / [`Error::Expired`] otherwise, [`Error::Unavailable`].
-    fn extend_if_token(&self, resource: &str, owner: &Owner, token: u64, ttl: Duration) -> Result<()>;
+    fn extend_if_token(
+        &self,
+        resource: &str,
+        owner: &Owner,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<()>;
 }
 
 impl LockBackend for LockManager {
@@ -68,8 +74,15 @@ impl LockBackend for LockManager {
         self.release_token(resource, owner, token, None)
     }
 
-    fn extend_if_token(&self, resource: &str, owner: &Owner, token: u64, ttl: Duration) -> Result<()> {
-        self.extend_token(resource, owner, token, ttl, None).map(|_| ())
+    fn extend_if_token(
+        &self,
+        resource: &str,
+        owner: &Owner,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<()> {
+        self.extend_token(resource, owner, token, ttl, None)
+            .map(|_| ())
     }
 }
 
@@ -83,7 +96,13 @@ impl<B: LockBackend + ?Sized> LockBackend for Arc<B> {
     fn release_if_token(&self, resource: &str, owner: &Owner, token: u64) -> Result<()> {
         (**self).release_if_token(resource, owner, token)
     }
-    fn extend_if_token(&self, resource: &str, owner: &Owner, token: u64, ttl: Duration) -> Result<()> {
+    fn extend_if_token(
+        &self,
+        resource: &str,
+        owner: &Owner,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<()> {
         (**self).extend_if_token(resource, owner, token, ttl)
     }
 }
@@ -218,7 +237,13 @@ impl<B: LockBackend> LockBackend for FaultyBackend<B> {
         self.call(|b| b.release_if_token(resource, owner, token))
     }
 
-    fn extend_if_token(&self, resource: &str, owner: &Owner, token: u64, ttl: Duration) -> Result<()> {
+    fn extend_if_token(
+        &self,
+        resource: &str,
+        owner: &Owner,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<()> {
         self.call(|b| b.extend_if_token(resource, owner, token, ttl))
     }
 }

@@ -202,7 +202,13 @@ impl State {
         now: Instant,
     ) -> Option<Vec<Owner>> {
         let mut first = Vec::new();
-        self.blockers(items.iter().map(|&(n, h, _)| (n, h)), id, me, now, &mut first);
+        self.blockers(
+            items.iter().map(|&(n, h, _)| (n, h)),
+            id,
+            me,
+            now,
+            &mut first,
+        );
         let mut visited = HashSet::new();
         let mut path = Vec::new();
         for b in &first {
@@ -484,7 +490,12 @@ impl LockManager {
     /// # Errors
     /// [`Error::Held`] (a live conflicting lease), [`Error::Queued`] (waiters first),
     /// [`Error::InvalidTtl`], [`Error::InvalidName`].
-    pub fn try_acquire(&self, resource: &str, owner: impl Into<Owner>, ttl: Duration) -> Result<Lease> {
+    pub fn try_acquire(
+        &self,
+        resource: &str,
+        owner: impl Into<Owner>,
+        ttl: Duration,
+    ) -> Result<Lease> {
         self.try_one(resource, owner.into(), Mode::Exclusive, ttl, true)
     }
 
@@ -682,7 +693,11 @@ impl LockManager {
         count_reject: bool,
     ) -> Result<Lease> {
         if self.inner.separator.is_some_and(|s| resource.contains(s)) {
-            let wait = if count_reject { None } else { Some(Duration::ZERO) };
+            let wait = if count_reject {
+                None
+            } else {
+                Some(Duration::ZERO)
+            };
             return self
                 .acquire_general(&[(resource, mode)], owner, ttl, wait)
                 .and_then(|v| first(v, resource));
@@ -927,7 +942,12 @@ impl LockManager {
         if lease.manager != self.inner.id {
             return Err(self.refuse_foreign(lease));
         }
-        self.release_token(&lease.resource, &lease.owner, lease.token, Some(lease.deadline))
+        self.release_token(
+            &lease.resource,
+            &lease.owner,
+            lease.token,
+            Some(lease.deadline),
+        )
     }
 
     /// Releases several leases (for example those of [`acquire_all`](Self::acquire_all)). Every lease
@@ -1031,8 +1051,13 @@ impl LockManager {
         if lease.manager != self.inner.id {
             return Err(self.refuse_foreign(lease));
         }
-        let deadline =
-            self.extend_token(&lease.resource, &lease.owner, lease.token, ttl, Some(lease.deadline))?;
+        let deadline = self.extend_token(
+            &lease.resource,
+            &lease.owner,
+            lease.token,
+            ttl,
+            Some(lease.deadline),
+        )?;
         Ok(Lease {
             deadline,
             ..lease.clone()

@@ -321,7 +321,9 @@ impl Redlock {
         x ^= x >> 7;
         x ^= x << 17;
         self.rng.store(x, Ordering::Relaxed);
-        let base = u64::try_from(self.retry_delay.as_nanos()).unwrap_or(u64::MAX).max(2);
+        let base = u64::try_from(self.retry_delay.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(2);
         Duration::from_nanos(base / 2 + x % base)
     }
 

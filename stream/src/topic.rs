@@ -1,0 +1,765 @@
+//! The topic: N partitions, producing, reading, retention and compaction.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ember_core::clock::{Clock, SharedClock, Signal, SystemClock, WaitOutcome};
+use ember_core::partition::{HashPartitioner, Partitioner};
+use hashbrown::HashMap;
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+
+use crate::error::{Error, Result};
+use crate::group::GroupShared;
+use crate::pending::WorkGroupShared;
+use crate::pubsub::PubSub;
+use crate::record::{Bytes, Message, Record, RecordId};
+use crate::storage::{MemoryStorage, PartitionStorage, StoredRecord, TrimLimits, Trimmed};
+
+/// How unkeyed records are spread over partitions.
+///
+/// Keyed records always go to the partition of their key (the topic's [`Partitioner`], Kafka's murmur2 by
+/// default), so per-key order holds. An [`append_batch`](Topic::append_batch) puts all its unkeyed
+/// records in one partition, the next in turn (as Kafka's sticky partitioner fills one batch at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UnkeyedPolicy {
+    /// Each unkeyed record goes to the next partition in turn. The default.
+    #[default]
+    RoundRobin,
+    /// Kafka's sticky partitioner: `records` consecutive unkeyed records go to one partition, then the
+    /// next partition is used (fewer, larger batches per partition).
+    Sticky {
+        /// How many records stick to a partition before switching (at least 1).
+        records: u32,
+    },
+}
+
+/// Retention: how long and how much a topic keeps, per partition. Every limit is optional; the default
+/// keeps everything. Records are removed from the head (oldest first) while any limit is exceeded.
+///
+/// - `max_age` (Kafka `retention.ms`, Redis `MINID` by time): records appended longer ago than this, by the
+///   topic's clock, are removed. Judged by *append* time, not by a producer-set event timestamp, so a
+///   replayed old event is not trimmed on arrival.
+/// - `max_bytes` (Kafka `retention.bytes`): keep at most this many payload bytes per partition.
+/// - `max_records` (Redis `MAXLEN`): keep at most this many records per partition.
+///
+/// Count and size limits are enforced on every append; the age limit on append and before every read,
+/// so a topic nobody writes to still forgets old records.
+///
+/// ```
+/// use std::time::Duration;
+/// use ember_stream::Retention;
+/// let r = Retention::default().max_age(Duration::from_secs(3600)).max_records(10_000);
+/// assert_eq!(r.max_records, Some(10_000));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Retention {
+    /// Remove records older than this.
+    pub max_age: Option<Duration>,
+    /// Keep at most this many bytes per partition.
+    pub max_bytes: Option<u64>,
+    /// Keep at most this many records per partition.
+    pub max_records: Option<u64>,
+}
+
+impl Retention {
+    /// Keeps everything.
+    pub fn unlimited() -> Self {
+        Self::default()
+    }
+    /// Sets [`max_age`](Retention::max_age).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+    /// Sets [`max_bytes`](Retention::max_bytes).
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+    /// Sets [`max_records`](Retention::max_records).
+    pub fn max_records(mut self, records: u64) -> Self {
+        self.max_records = Some(records);
+        self
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.max_age.is_none() && self.max_bytes.is_none() && self.max_records.is_none()
+    }
+}
+
+/// Makes the storage of one partition: called with the topic name and the partition number.
+pub type StorageFactory = Arc<dyn Fn(&str, u32) -> Result<Box<dyn PartitionStorage>> + Send + Sync>;
+
+/// Configures and builds a [`Topic`]. Get one from [`Topic::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ember_core::ManualClock;
+/// use ember_stream::{Retention, Topic, UnkeyedPolicy};
+///
+/// let topic = Topic::builder("events")
+///     .partitions(8)
+///     .retention(Retention::default().max_age(Duration::from_secs(7 * 24 * 3600)))
+///     .unkeyed(UnkeyedPolicy::Sticky { records: 64 })
+///     .subscriber_buffer(4096)
+///     .clock(ManualClock::new())
+///     .build()
+///     .unwrap();
+/// assert_eq!(topic.partitions(), 8);
+/// ```
+#[must_use]
+pub struct TopicBuilder {
+    name: String,
+    partitions: u32,
+    retention: Retention,
+    clock: SharedClock,
+    partitioner: Arc<dyn Partitioner>,
+    unkeyed: UnkeyedPolicy,
+    subscriber_buffer: usize,
+    storage: StorageFactory,
+}
+
+impl fmt::Debug for TopicBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopicBuilder")
+            .field("name", &self.name)
+            .field("partitions", &self.partitions)
+            .field("retention", &self.retention)
+            .field("unkeyed", &self.unkeyed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TopicBuilder {
+    /// The number of partitions (default 1, at most 65 536).
+    pub fn partitions(mut self, partitions: u32) -> Self {
+        self.partitions = partitions;
+        self
+    }
+
+    /// The retention policy (default: keep everything).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The clock for timestamps, retention by age, blocking reads and group session timeouts (default
+    /// [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The clock, already shared.
+    pub fn shared_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The partitioner for keyed records (default: Kafka's murmur2, [`HashPartitioner::kafka`]).
+    pub fn partitioner(mut self, partitioner: impl Partitioner + 'static) -> Self {
+        self.partitioner = Arc::new(partitioner);
+        self
+    }
+
+    /// How unkeyed records are spread (default [`UnkeyedPolicy::RoundRobin`]).
+    pub fn unkeyed(mut self, policy: UnkeyedPolicy) -> Self {
+        self.unkeyed = policy;
+        self
+    }
+
+    /// How many records each pub/sub subscriber may have waiting before it starts missing messages
+    /// (default 1024).
+    pub fn subscriber_buffer(mut self, records: usize) -> Self {
+        self.subscriber_buffer = records;
+        self
+    }
+
+    /// Where partitions keep their records (default: [`MemoryStorage`]). See [`crate::storage`].
+    pub fn storage<F>(mut self, factory: F) -> Self
+    where
+        F: Fn(&str, u32) -> Result<Box<dyn PartitionStorage>> + Send + Sync + 'static,
+    {
+        self.storage = Arc::new(factory);
+        self
+    }
+
+    /// Builds the topic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for 0 or more than 65 536 partitions, a zero retention limit, a zero
+    /// subscriber buffer or a sticky policy of 0 records; whatever the storage factory returns.
+    pub fn build(self) -> Result<Topic> {
+        if self.partitions == 0 || self.partitions > 65_536 {
+            return Err(Error::InvalidConfig(format!(
+                "partitions must be in 1..=65536, got {}",
+                self.partitions
+            )));
+        }
+        let r = &self.retention;
+        if r.max_age == Some(Duration::ZERO) || r.max_bytes == Some(0) || r.max_records == Some(0) {
+            return Err(Error::InvalidConfig(
+                "retention limits must be positive (leave a limit unset for no limit)".into(),
+            ));
+        }
+        if self.subscriber_buffer == 0 {
+            return Err(Error::InvalidConfig(
+                "subscriber_buffer must be at least 1".into(),
+            ));
+        }
+        if self.unkeyed == (UnkeyedPolicy::Sticky { records: 0 }) {
+            return Err(Error::InvalidConfig(
+                "a sticky policy needs at least 1 record".into(),
+            ));
+        }
+        let partitions = (0..self.partitions)
+            .map(|p| {
+                Ok(Partition {
+                    log: RwLock::new((self.storage)(&self.name, p)?),
+                    appended: AtomicU64::new(0),
+                    appended_bytes: AtomicU64::new(0),
+                    trimmed: AtomicU64::new(0),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sticky = match self.unkeyed {
+            UnkeyedPolicy::RoundRobin => 1,
+            UnkeyedPolicy::Sticky { records } => u64::from(records),
+        };
+        Ok(Topic {
+            inner: Arc::new(TopicInner {
+                name: self.name,
+                partitions: partitions.into_boxed_slice(),
+                retention: self.retention,
+                clock: self.clock,
+                partitioner: self.partitioner,
+                sticky,
+                unkeyed_counter: AtomicU64::new(0),
+                signal: Signal::new(),
+                pubsub: PubSub::new(self.subscriber_buffer),
+                groups: Mutex::new(HashMap::new()),
+                work_groups: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+pub(crate) struct Partition {
+    pub(crate) log: RwLock<Box<dyn PartitionStorage>>,
+    pub(crate) appended: AtomicU64,
+    pub(crate) appended_bytes: AtomicU64,
+    pub(crate) trimmed: AtomicU64,
+}
+
+impl Partition {
+    fn count_trimmed(&self, t: Trimmed) {
+        if t.records > 0 {
+            self.trimmed.fetch_add(t.records, Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) struct TopicInner {
+    pub(crate) name: String,
+    pub(crate) partitions: Box<[Partition]>,
+    pub(crate) retention: Retention,
+    pub(crate) clock: SharedClock,
+    partitioner: Arc<dyn Partitioner>,
+    sticky: u64,
+    unkeyed_counter: AtomicU64,
+    /// Notified on every append and every group change: what blocking reads wait on.
+    pub(crate) signal: Signal,
+    pub(crate) pubsub: PubSub,
+    pub(crate) groups: Mutex<HashMap<String, Arc<GroupShared>>>,
+    pub(crate) work_groups: Mutex<HashMap<String, Arc<WorkGroupShared>>>,
+}
+
+/// A topic: N partitions, each an append-only log of [`Record`]s with dense offsets.
+///
+/// `Topic` is a cheap handle (`Clone` shares the same topic) and `Send + Sync`: produce and consume from
+/// as many threads as you like. See the [crate docs](crate) for the model.
+///
+/// ```
+/// use ember_stream::Topic;
+/// let topic = Topic::builder("chat").partitions(3).build().unwrap();
+/// let a = topic.append("room-1", "hi").unwrap();
+/// let b = topic.append("room-1", "how are you?").unwrap();
+/// assert_eq!(a.partition, b.partition); // same key, same partition
+/// assert_eq!(b.offset, a.offset + 1); // dense offsets
+/// let history = topic.read(a.partition, 0, 100).unwrap();
+/// assert_eq!(history.len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Topic {
+    pub(crate) inner: Arc<TopicInner>,
+}
+
+impl fmt::Debug for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topic")
+            .field("name", &self.inner.name)
+            .field("partitions", &self.inner.partitions.len())
+            .field("retention", &self.inner.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Topic {
+    /// A builder for a topic called `name`: 1 partition, unlimited retention, [`SystemClock`].
+    pub fn builder(name: impl Into<String>) -> TopicBuilder {
+        TopicBuilder {
+            name: name.into(),
+            partitions: 1,
+            retention: Retention::default(),
+            clock: Arc::new(SystemClock),
+            partitioner: Arc::new(HashPartitioner::kafka()),
+            unkeyed: UnkeyedPolicy::RoundRobin,
+            subscriber_buffer: 1024,
+            storage: Arc::new(|_, _| Ok(Box::new(MemoryStorage::new()))),
+        }
+    }
+
+    /// The topic's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The number of partitions.
+    #[must_use]
+    pub fn partitions(&self) -> u32 {
+        self.inner.partitions.len() as u32
+    }
+
+    /// The topic's clock.
+    #[must_use]
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The retention policy.
+    pub fn retention(&self) -> Retention {
+        self.inner.retention
+    }
+
+    /// The partition a key belongs to (what [`append`](Topic::append) will use).
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").partitions(50).build().unwrap();
+    /// assert_eq!(topic.partition_for(b"foobar"), 16); // as Kafka's Java client places it
+    /// ```
+    #[must_use]
+    pub fn partition_for(&self, key: &[u8]) -> u32 {
+        self.inner.partitioner.partition(key, self.partitions())
+    }
+
+    pub(crate) fn part(&self, partition: u32) -> Result<&Partition> {
+        self.inner
+            .partitions
+            .get(partition as usize)
+            .ok_or(Error::UnknownPartition {
+                partition,
+                partitions: self.partitions(),
+            })
+    }
+
+    fn next_unkeyed(&self, count: u64) -> u32 {
+        let c = self
+            .inner
+            .unkeyed_counter
+            .fetch_add(count, Ordering::Relaxed);
+        ((c / self.inner.sticky) % u64::from(self.partitions())) as u32
+    }
+
+    fn place(&self, msg: &Message, unkeyed: &mut Option<u32>) -> Result<u32> {
+        match (msg.partition, &msg.key) {
+            (Some(p), _) => {
+                self.part(p)?;
+                Ok(p)
+            }
+            (None, Some(key)) => Ok(self.partition_for(key)),
+            (None, None) => Ok(*unkeyed.get_or_insert_with(|| self.next_unkeyed(1))),
+        }
+    }
+
+    /// Appends a keyed record: it goes to the partition of `key`. Returns where it was stored.
+    ///
+    /// Keys and values are anything that converts into [`Bytes`] (`&'static str`, `String`, `Vec<u8>`,
+    /// `Bytes`...). For borrowed data use `Bytes::copy_from_slice`.
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").partitions(4).build().unwrap();
+    /// let id = topic.append(format!("user:{}", 7), "logged in").unwrap();
+    /// assert_eq!(id.partition, topic.partition_for(b"user:7"));
+    /// ```
+    ///
+    /// # Errors
+    /// Only [`Error::Storage`] from a storage that can fail (never with the default in-memory storage).
+    pub fn append(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<RecordId> {
+        self.send(Message::keyed(key, value))
+    }
+
+    /// Appends an unkeyed record, placed by the topic's [`UnkeyedPolicy`].
+    ///
+    /// # Errors
+    /// As [`append`](Topic::append).
+    pub fn append_unkeyed(&self, value: impl Into<Bytes>) -> Result<RecordId> {
+        self.send(Message::new(value))
+    }
+
+    /// Appends one [`Message`] (key, headers, event timestamp and explicit partition all optional).
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] for an explicit partition that does not exist; [`Error::Storage`].
+    pub fn send(&self, msg: Message) -> Result<RecordId> {
+        let mut unkeyed = None;
+        let p = self.place(&msg, &mut unkeyed)?;
+        let now = self.inner.clock.unix_millis();
+        let part = &self.inner.partitions[p as usize];
+        let mut log = part.log.write();
+        let offset = self.push(p, part, &mut log, msg, now)?;
+        self.after_append(part, &mut log, now)?;
+        drop(log);
+        self.inner.signal.notify_all();
+        Ok(RecordId::new(p, offset))
+    }
+
+    /// Appends many messages, taking each partition's lock once. Returns their ids, in the order given.
+    ///
+    /// All the batch's unkeyed messages (without explicit partition) go to one partition, the next in
+    /// turn. Order is kept within each partition.
+    ///
+    /// ```
+    /// use ember_stream::{Message, Topic};
+    /// let topic = Topic::builder("t").partitions(2).build().unwrap();
+    /// let ids = topic.append_batch((0..10).map(|i| Message::new(format!("event {i}")))).unwrap();
+    /// assert_eq!(ids.len(), 10);
+    /// assert!(ids.windows(2).all(|w| w[1].offset == w[0].offset + 1));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] if a message names a partition that does not exist (then nothing is
+    /// appended); [`Error::Storage`].
+    pub fn append_batch(
+        &self,
+        messages: impl IntoIterator<Item = Message>,
+    ) -> Result<Vec<RecordId>> {
+        let messages: Vec<Message> = messages.into_iter().collect();
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut unkeyed = None;
+        let placed: Vec<u32> = messages
+            .iter()
+            .map(|m| self.place(m, &mut unkeyed))
+            .collect::<Result<_>>()?;
+        let now = self.inner.clock.unix_millis();
+        let mut ids = vec![RecordId::default(); messages.len()];
+        let first = placed[0];
+        if placed.iter().all(|&p| p == first) {
+            // The common case: one lock, records in order.
+            let part = &self.inner.partitions[first as usize];
+            let mut log = part.log.write();
+            for (msg, id) in messages.into_iter().zip(ids.iter_mut()) {
+                *id = RecordId::new(first, self.push(first, part, &mut log, msg, now)?);
+            }
+            self.after_append(part, &mut log, now)?;
+        } else {
+            let mut by_partition: Vec<Vec<(usize, Message)>> =
+                (0..self.partitions()).map(|_| Vec::new()).collect();
+            for (i, (msg, p)) in messages.into_iter().zip(placed).enumerate() {
+                by_partition[p as usize].push((i, msg));
+            }
+            for (p, batch) in by_partition.into_iter().enumerate() {
+                if batch.is_empty() {
+                    continue;
+                }
+                let part = &self.inner.partitions[p];
+                let mut log = part.log.write();
+                for (i, msg) in batch {
+                    ids[i] =
+                        RecordId::new(p as u32, self.push(p as u32, part, &mut log, msg, now)?);
+                }
+                self.after_append(part, &mut log, now)?;
+            }
+        }
+        self.inner.signal.notify_all();
+        Ok(ids)
+    }
+
+    /// Appends one record under the partition's write lock.
+    fn push(
+        &self,
+        p: u32,
+        part: &Partition,
+        log: &mut RwLockWriteGuard<'_, Box<dyn PartitionStorage>>,
+        msg: Message,
+        now: u64,
+    ) -> Result<u64> {
+        let offset = log.next_offset();
+        let record = Record {
+            partition: p,
+            offset,
+            timestamp: msg.timestamp.unwrap_or(now),
+            key: msg.key,
+            value: msg.value,
+            headers: msg.headers,
+        };
+        let size = record.size() as u64;
+        if self.inner.pubsub.active() {
+            self.inner.pubsub.publish(&record);
+        }
+        log.append(StoredRecord {
+            record,
+            append_millis: now,
+        })?;
+        part.appended.fetch_add(1, Ordering::Relaxed);
+        part.appended_bytes.fetch_add(size, Ordering::Relaxed);
+        Ok(offset)
+    }
+
+    fn limits(&self, now: u64) -> TrimLimits {
+        let r = &self.inner.retention;
+        TrimLimits {
+            max_records: r.max_records,
+            max_bytes: r.max_bytes,
+            min_append_millis: r
+                .max_age
+                .map(|age| now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))),
+            min_offset: None,
+        }
+    }
+
+    fn over_limits(log: &dyn PartitionStorage, limits: &TrimLimits) -> bool {
+        limits.max_records.is_some_and(|m| log.len() > m)
+            || limits.max_bytes.is_some_and(|m| log.bytes() > m)
+            || limits
+                .min_append_millis
+                .is_some_and(|t| log.head_append_millis().is_some_and(|h| h < t))
+    }
+
+    fn after_append(
+        &self,
+        part: &Partition,
+        log: &mut RwLockWriteGuard<'_, Box<dyn PartitionStorage>>,
+        now: u64,
+    ) -> Result<()> {
+        if self.inner.retention.is_unlimited() {
+            return Ok(());
+        }
+        let limits = self.limits(now);
+        if Self::over_limits(&***log, &limits) {
+            part.count_trimmed(log.trim(&limits)?);
+        }
+        Ok(())
+    }
+
+    /// Applies age retention to a partition before it is read.
+    pub(crate) fn expire(&self, part: &Partition) -> Result<()> {
+        if self.inner.retention.max_age.is_none() {
+            return Ok(());
+        }
+        let limits = self.limits(self.inner.clock.unix_millis());
+        if Self::over_limits(&**part.log.read(), &limits) {
+            let mut log = part.log.write();
+            part.count_trimmed(log.trim(&limits)?);
+        }
+        Ok(())
+    }
+
+    /// The first stored offset and the log end offset (the next offset to be written) of a partition,
+    /// after applying age retention.
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// topic.append_unkeyed("a").unwrap();
+    /// assert_eq!(topic.offsets(0).unwrap(), (0, 1));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`]; [`Error::Storage`].
+    pub fn offsets(&self, partition: u32) -> Result<(u64, u64)> {
+        let part = self.part(partition)?;
+        self.expire(part)?;
+        let log = part.log.read();
+        Ok((log.earliest(), log.next_offset()))
+    }
+
+    /// Reads up to `max` records of `partition` starting at offset `from`: replay from any retained
+    /// offset. Reading at the log end offset returns an empty vector.
+    ///
+    /// After compaction a partition has gaps; reading from a removed offset starts at the next record.
+    ///
+    /// ```
+    /// use ember_stream::{Error, Retention, Topic};
+    /// let topic = Topic::builder("t").retention(Retention::default().max_records(2)).build().unwrap();
+    /// for v in ["a", "b", "c"] {
+    ///     topic.append_unkeyed(v).unwrap();
+    /// }
+    /// let tail: Vec<_> = topic.read(0, 1, 10).unwrap().iter().map(|r| r.offset).collect();
+    /// assert_eq!(tail, vec![1, 2]);
+    /// assert!(matches!(
+    ///     topic.read(0, 0, 10),
+    ///     Err(Error::OffsetOutOfRange { earliest: 1, latest: 3, .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`]; [`Error::OffsetOutOfRange`] if `from` was trimmed or is past the log
+    /// end offset; [`Error::Storage`].
+    pub fn read(&self, partition: u32, from: u64, max: usize) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        self.read_into(partition, from, max, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`read`](Topic::read), appending to `out` (lets a consumer reuse its buffer).
+    ///
+    /// # Errors
+    /// As [`read`](Topic::read).
+    pub fn read_into(
+        &self,
+        partition: u32,
+        from: u64,
+        max: usize,
+        out: &mut Vec<Record>,
+    ) -> Result<usize> {
+        let part = self.part(partition)?;
+        self.expire(part)?;
+        let log = part.log.read();
+        let (earliest, latest) = (log.earliest(), log.next_offset());
+        if from < earliest || from > latest {
+            return Err(Error::OffsetOutOfRange {
+                partition,
+                offset: from,
+                earliest,
+                latest,
+            });
+        }
+        let before = out.len();
+        if from < latest && max > 0 {
+            log.read(from, max, out)?;
+        }
+        Ok(out.len() - before)
+    }
+
+    /// As [`read`](Topic::read), but when there is nothing at `from` yet, waits up to `timeout` (by the
+    /// topic's clock, so a [`ManualClock`](ember_core::ManualClock) advance ends the wait) for a record to
+    /// be appended. Returns an empty vector on timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// let t = topic.clone();
+    /// let reader = std::thread::spawn(move || t.read_blocking(0, 0, 10, Duration::from_secs(30)).unwrap());
+    /// topic.append_unkeyed("wake up").unwrap();
+    /// assert_eq!(reader.join().unwrap().len(), 1);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read`](Topic::read).
+    pub fn read_blocking(
+        &self,
+        partition: u32,
+        from: u64,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Record>> {
+        let deadline = self.inner.clock.now() + timeout;
+        loop {
+            let seen = self.inner.signal.epoch();
+            let records = self.read(partition, from, max)?;
+            if !records.is_empty() || max == 0 {
+                return Ok(records);
+            }
+            if self.wait(seen, deadline) == WaitOutcome::TimedOut {
+                return self.read(partition, from, max);
+            }
+        }
+    }
+
+    /// Waits on the topic's signal (appends and group changes) until `deadline`.
+    pub(crate) fn wait(&self, seen: u64, deadline: std::time::Instant) -> WaitOutcome {
+        self.inner
+            .signal
+            .wait(&*self.inner.clock, seen, Some(deadline))
+    }
+
+    /// Trims one partition now (Redis `XTRIM`): `MAXLEN` with `max_records`, `MINID` with `min_offset`,
+    /// and so on. Returns what was removed.
+    ///
+    /// ```
+    /// use ember_stream::{storage::TrimLimits, Topic};
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// for i in 0..10u8 {
+    ///     topic.append_unkeyed(vec![i]).unwrap();
+    /// }
+    /// let t = topic.trim(0, &TrimLimits { min_offset: Some(4), ..Default::default() }).unwrap();
+    /// assert_eq!(t.records, 4);
+    /// assert_eq!(topic.offsets(0).unwrap(), (4, 10));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`]; [`Error::Storage`].
+    pub fn trim(&self, partition: u32, limits: &TrimLimits) -> Result<Trimmed> {
+        let part = self.part(partition)?;
+        let mut log = part.log.write();
+        let t = log.trim(limits)?;
+        part.count_trimmed(t);
+        Ok(t)
+    }
+
+    /// Applies the retention policy to every partition now (it is otherwise applied on append and
+    /// before reads). Returns what was removed.
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    pub fn enforce_retention(&self) -> Result<Trimmed> {
+        let limits = self.limits(self.inner.clock.unix_millis());
+        let mut total = Trimmed::default();
+        for part in self.inner.partitions.iter() {
+            let mut log = part.log.write();
+            let t = log.trim(&limits)?;
+            part.count_trimmed(t);
+            total.records += t.records;
+            total.bytes += t.bytes;
+        }
+        Ok(total)
+    }
+
+    /// Log compaction (Kafka `cleanup.policy=compact`): keeps only the latest record of each key in every
+    /// partition. Offsets do not change; gaps appear. Unkeyed records are kept.
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("prices").build().unwrap();
+    /// topic.append("AAPL", "180").unwrap();
+    /// topic.append("MSFT", "410").unwrap();
+    /// topic.append("AAPL", "182").unwrap();
+    /// assert_eq!(topic.compact().unwrap().records, 1);
+    /// let latest: Vec<_> = topic.read(0, 0, 10).unwrap().iter().map(|r| r.offset).collect();
+    /// assert_eq!(latest, vec![1, 2]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] if the storage cannot compact; [`Error::Storage`].
+    pub fn compact(&self) -> Result<Trimmed> {
+        let mut total = Trimmed::default();
+        for part in self.inner.partitions.iter() {
+            let mut log = part.log.write();
+            let t = log.compact()?;
+            part.count_trimmed(t);
+            total.records += t.records;
+            total.bytes += t.bytes;
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,542 @@
+//! The adaptive default: W-TinyLFU with a hill-climbed window (after Caffeine, Einziger et al.,
+//! "TinyLFU: A Highly Efficient Cache Admission Policy", and "Adaptive Software Cache Management").
+//!
+//! Layout: a small LRU *window* takes every new entry; the *main* area is a segmented LRU with a
+//! *probation* segment and a *protected* one (80 % of main). An entry pushed out of the window is a
+//! candidate for main: if main has room it enters probation, else it duels main's victim (probation's
+//! tail) and wins only if the frequency sketch rates it strictly more popular. A hit in probation
+//! promotes to protected; protected overflow demotes back to probation.
+//!
+//! The frequency sketch is a 4-bit count-min sketch of 4 counters per key, all in one 64-byte block,
+//! halved every 10 × capacity increments (so popularity decays). The hill climber samples the hit ratio
+//! every 10 × capacity requests and moves the window/main split in the direction that improved it, with
+//! a decaying step that restarts when the hit ratio jumps (the workload changed).
+
+use super::Eviction;
+use super::list::{Links, List};
+
+const WINDOW: u8 = 0;
+const PROBATION: u8 = 1;
+const PROTECTED: u8 = 2;
+
+const INITIAL_WINDOW: f64 = 0.01;
+const PROTECTED_SHARE: f64 = 0.80;
+const STEP: f64 = 0.0625;
+const STEP_DECAY: f64 = 0.98;
+const RESTART_THRESHOLD: f64 = 0.05;
+/// A candidate this popular may win a lost duel with a small probability, so that an attacker cannot
+/// keep a victim pinned by inflating its frequency (Caffeine's hash-flooding defence).
+const ADMIT_JITTER_FREQ: u8 = 6;
+
+pub(crate) struct Adaptive {
+    links: Links,
+    queue: Vec<u8>,
+    weight: Vec<u32>,
+    hash: Vec<u64>,
+    window: List,
+    probation: List,
+    protected: List,
+    capacity: u64,
+    window_max: f64,
+    sketch: Sketch,
+    climber: Climber,
+    /// Recently rejected window candidates: a miss on one means a larger window would have hit.
+    ghost_window: Ghost,
+    /// Recently evicted main entries: a miss on one means a larger main would have hit.
+    ghost_main: Ghost,
+    growth: f64,
+    climb: bool,
+    rng: u64,
+}
+
+impl Adaptive {
+    pub(crate) fn new(capacity: u64) -> Self {
+        let capacity = capacity.max(1);
+        Adaptive {
+            links: Links::default(),
+            queue: Vec::new(),
+            weight: Vec::new(),
+            hash: Vec::new(),
+            window: List::default(),
+            probation: List::default(),
+            protected: List::default(),
+            capacity,
+            window_max: (capacity as f64 * INITIAL_WINDOW).max(1.0).min(capacity as f64),
+            sketch: Sketch::new(capacity),
+            climber: Climber::new(capacity),
+            ghost_window: Ghost::default(),
+            ghost_main: Ghost::default(),
+            growth: knob("XG", WINDOW_GROWTH),
+            climb: USE_CLIMBER || knob("XC", 0.0) != 0.0,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ capacity,
+        }
+    }
+
+    fn window_max(&self) -> u64 {
+        self.window_max as u64
+    }
+
+    fn main_max(&self) -> u64 {
+        self.capacity - self.window_max()
+    }
+
+    fn protected_max(&self) -> u64 {
+        (self.main_max() as f64 * PROTECTED_SHARE) as u64
+    }
+
+    fn main_weight(&self) -> u64 {
+        self.probation.weight + self.protected.weight
+    }
+
+    fn list(&mut self, q: u8) -> &mut List {
+        match q {
+            WINDOW => &mut self.window,
+            PROBATION => &mut self.probation,
+            _ => &mut self.protected,
+        }
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let (q, w) = (self.queue[idx as usize], self.weight[idx as usize]);
+        let mut list = *self.list(q);
+        list.unlink(&mut self.links, idx, w);
+        *self.list(q) = list;
+    }
+
+    fn push(&mut self, q: u8, idx: u32) {
+        let w = self.weight[idx as usize];
+        self.queue[idx as usize] = q;
+        let mut list = *self.list(q);
+        list.push_front(&mut self.links, idx, w);
+        *self.list(q) = list;
+    }
+
+    /// Moves window overflow into probation while main has room.
+    fn fill_main(&mut self) {
+        while self.window.weight > self.window_max() {
+            let Some(c) = self.window.back() else { break };
+            if self.main_weight() + u64::from(self.weight[c as usize]) > self.main_max() {
+                break;
+            }
+            self.unlink(c);
+            self.push(PROBATION, c);
+        }
+    }
+
+    fn demote_protected_overflow(&mut self) {
+        let max = self.protected_max();
+        while self.protected.weight > max {
+            let Some(v) = self.protected.back() else { break };
+            self.unlink(v);
+            self.push(PROBATION, v);
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn admit(&mut self, candidate: u64, victim: u64) -> bool {
+        let c = self.sketch.frequency(candidate);
+        let v = self.sketch.frequency(victim);
+        if c > v {
+            true
+        } else if c >= ADMIT_JITTER_FREQ {
+            self.next_random() & 127 == 0
+        } else {
+            false
+        }
+    }
+
+    fn entries(&self) -> usize {
+        self.window.len + self.probation.len + self.protected.len
+    }
+
+    fn ghost_capacity(&self) -> usize {
+        self.entries().max(16)
+    }
+
+    fn remember_window(&mut self, hash: u64) {
+        let cap = self.ghost_capacity();
+        self.ghost_window.add(hash, cap);
+    }
+
+    fn remember_main(&mut self, hash: u64) {
+        let cap = self.ghost_capacity();
+        self.ghost_main.add(hash, cap);
+    }
+
+    /// ARC-style feedback on the window size from misses on recently evicted keys.
+    fn adapt(&mut self, hash: u64) {
+        if !USE_GHOSTS {
+            return;
+        }
+        let n = self.entries().max(1) as f64;
+        let unit = (self.window.weight + self.probation.weight + self.protected.weight) as f64 / n;
+        let unit = unit.max(1.0);
+        let (gw, gm) = (self.ghost_window.len() as f64, self.ghost_main.len() as f64);
+        if self.ghost_window.take(hash) {
+            let g = self.growth;
+            let delta = (gm / gw.max(1.0)).max(1.0) * unit * g;
+            self.window_max = (self.window_max + delta).min(self.capacity as f64);
+        } else if self.ghost_main.take(hash) {
+            let delta = (gw / gm.max(1.0)).max(1.0) * unit;
+            self.window_max = (self.window_max - delta).max(0.0);
+            self.demote_protected_overflow();
+        }
+    }
+
+    fn record(&mut self, hit: bool) {
+        if !self.climb {
+            return;
+        }
+        if let Some(delta) = self.climber.record(hit) {
+            let cap = self.capacity as f64;
+            self.window_max = (self.window_max + delta).clamp(0.0, cap);
+            self.demote_protected_overflow();
+        }
+    }
+}
+
+impl Eviction for Adaptive {
+    #[inline]
+    fn on_insert(&mut self, idx: u32, hash: u64, weight: u32) {
+        self.links.ensure(idx);
+        let i = idx as usize;
+        if self.queue.len() <= i {
+            let len = (i + 1).max(self.queue.len() * 2).max(16);
+            self.queue.resize(len, WINDOW);
+            self.weight.resize(len, 0);
+            self.hash.resize(len, 0);
+        }
+        self.weight[i] = weight;
+        self.hash[i] = hash;
+        self.sketch.increment(hash);
+        self.push(WINDOW, idx);
+        self.fill_main();
+    }
+
+    #[inline]
+    fn on_hit(&mut self, idx: u32, hash: u64) {
+        self.sketch.increment(hash);
+        match self.queue[idx as usize] {
+            WINDOW => self.window.move_front(&mut self.links, idx),
+            PROBATION => {
+                self.unlink(idx);
+                self.push(PROTECTED, idx);
+                self.demote_protected_overflow();
+            }
+            _ => self.protected.move_front(&mut self.links, idx),
+        }
+        self.record(true);
+    }
+
+    #[inline]
+    fn on_miss(&mut self, hash: u64) {
+        self.record(false);
+        self.adapt(hash);
+    }
+
+    fn on_update(&mut self, idx: u32, hash: u64, _old: u32, new: u32) {
+        self.unlink(idx);
+        self.weight[idx as usize] = new;
+        let q = self.queue[idx as usize];
+        self.push(q, idx);
+        self.sketch.increment(hash);
+        if q == PROTECTED {
+            self.demote_protected_overflow();
+        }
+        self.fill_main();
+    }
+
+    fn on_remove(&mut self, idx: u32) {
+        self.unlink(idx);
+    }
+
+    fn victim(&mut self) -> Option<u32> {
+        loop {
+            if self.window.weight > self.window_max() {
+                if let Some(c) = self.window.back() {
+                    let cw = u64::from(self.weight[c as usize]);
+                    if self.main_weight() + cw <= self.main_max() {
+                        self.unlink(c);
+                        self.push(PROBATION, c);
+                        continue;
+                    }
+                    let victim = self.probation.back().or_else(|| self.protected.back());
+                    let ch = self.hash[c as usize];
+                    let Some(v) = victim else {
+                        self.unlink(c);
+                        self.remember_window(ch);
+                        return Some(c);
+                    };
+                    let vh = self.hash[v as usize];
+                    if self.admit(ch, vh) {
+                        self.unlink(v);
+                        self.unlink(c);
+                        self.push(PROBATION, c);
+                        self.remember_main(vh);
+                        return Some(v);
+                    }
+                    self.unlink(c);
+                    self.remember_window(ch);
+                    return Some(c);
+                }
+            }
+            if let Some(v) = self.probation.back().or_else(|| self.protected.back()) {
+                self.unlink(v);
+                let h = self.hash[v as usize];
+                self.remember_main(h);
+                return Some(v);
+            }
+            let v = self.window.back()?;
+            self.unlink(v);
+            let h = self.hash[v as usize];
+            self.remember_window(h);
+            return Some(v);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Adaptive::new(self.capacity);
+    }
+}
+
+const USE_GHOSTS: bool = true;
+const SKETCH_MIN_SAMPLE: u64 = 2048;
+const SKETCH_MIN_WORDS: u64 = 512;
+const WINDOW_GROWTH: f64 = 0.5;
+
+/// Tuning knobs read from the environment while tuning (TEMPORARY).
+fn knob(name: &str, default: f64) -> f64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+const USE_CLIMBER: bool = false;
+
+/// A bounded FIFO of key hashes with membership test: the "ghost" entries of ARC.
+#[derive(Default)]
+struct Ghost {
+    order: std::collections::VecDeque<u64>,
+    set: hashbrown::HashTable<(u64, u32)>,
+}
+
+impl Ghost {
+    fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    fn add(&mut self, hash: u64, cap: usize) {
+        self.order.push_back(hash);
+        match self.set.find_mut(hash, |e| e.0 == hash) {
+            Some(e) => e.1 += 1,
+            None => {
+                self.set.insert_unique(hash, (hash, 1), |e| e.0);
+            }
+        }
+        while self.order.len() > cap {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Ok(mut e) = self.set.find_entry(old, |e| e.0 == old) {
+                if e.get().1 > 1 {
+                    e.get_mut().1 -= 1;
+                } else {
+                    e.remove();
+                }
+            }
+        }
+    }
+
+    /// Whether `hash` is remembered; forgets it.
+    fn take(&mut self, hash: u64) -> bool {
+        match self.set.find_entry(hash, |e| e.0 == hash) {
+            Ok(e) => {
+                e.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Count-min sketch of 4-bit counters, 4 per key in one 64-byte block, halved periodically.
+struct Sketch {
+    table: Vec<u64>,
+    block_mask: usize,
+    additions: u64,
+    sample: u64,
+}
+
+impl Sketch {
+    fn new(capacity: u64) -> Self {
+        let minw = knob("XW", SKETCH_MIN_WORDS as f64) as u64;
+        let words = (capacity.clamp(minw, 1 << 30) as usize).next_power_of_two();
+        Sketch {
+            table: vec![0; words],
+            block_mask: words / 8 - 1,
+            additions: 0,
+            sample: capacity.saturating_mul(10).max(knob("XS", SKETCH_MIN_SAMPLE as f64) as u64),
+        }
+    }
+
+    #[inline]
+    fn spread(hash: u64) -> u64 {
+        let h = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+
+    #[inline]
+    fn slots(&self, hash: u64) -> [(usize, u32); 4] {
+        let h = Self::spread(hash);
+        let block = ((h >> 40) as usize & self.block_mask) * 8;
+        let mut out = [(0, 0); 4];
+        for (j, o) in out.iter_mut().enumerate() {
+            let bits = (h >> (j * 8)) as usize;
+            *o = (block + (bits & 7), (((bits >> 3) & 15) * 4) as u32);
+        }
+        out
+    }
+
+    #[inline]
+    fn frequency(&self, hash: u64) -> u8 {
+        self.slots(hash)
+            .iter()
+            .map(|&(w, s)| ((self.table[w] >> s) & 15) as u8)
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn halve(&mut self) {
+        for w in &mut self.table {
+            *w = (*w >> 1) & 0x7777_7777_7777_7777;
+        }
+        self.additions /= 2;
+    }
+
+    #[inline]
+    fn increment(&mut self, hash: u64) {
+        let mut added = false;
+        for (w, s) in self.slots(hash) {
+            let v = (self.table[w] >> s) & 15;
+            if v < 15 {
+                self.table[w] += 1 << s;
+                added = true;
+            }
+        }
+        if added {
+            self.additions += 1;
+            if self.additions >= self.sample {
+                self.halve();
+            }
+        }
+    }
+}
+
+/// Caffeine's simple hill climber over the window size.
+struct Climber {
+    hits: u64,
+    misses: u64,
+    sample: u64,
+    step: f64,
+    capacity: f64,
+    previous_rate: f64,
+}
+
+impl Climber {
+    fn new(capacity: u64) -> Self {
+        let cap = capacity as f64;
+        Climber {
+            hits: 0,
+            misses: 0,
+            sample: capacity.saturating_mul(10).max(64),
+            step: -STEP * cap,
+            capacity: cap,
+            previous_rate: 0.0,
+        }
+    }
+
+    /// Records a request; every sample period returns how much to grow (or shrink) the window.
+    #[inline]
+    fn record(&mut self, hit: bool) -> Option<f64> {
+        if hit {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        let n = self.hits + self.misses;
+        if n < self.sample {
+            return None;
+        }
+        let rate = self.hits as f64 / n as f64;
+        let change = rate - self.previous_rate;
+        let amount = if change >= 0.0 { self.step } else { -self.step };
+        self.step = if change.abs() >= RESTART_THRESHOLD {
+            STEP * self.capacity * amount.signum()
+        } else {
+            STEP_DECAY * amount
+        };
+        self.previous_rate = rate;
+        self.hits = 0;
+        self.misses = 0;
+        Some(amount)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sketch_counts_and_halves() {
+        let mut s = Sketch::new(16);
+        for _ in 0..5 {
+            s.increment(42);
+        }
+        assert_eq!(s.frequency(42), 5);
+        for _ in 0..20 {
+            s.increment(7);
+        }
+        assert_eq!(s.frequency(7), 15, "saturates at 15");
+        s.halve();
+        assert_eq!(s.frequency(7), 7);
+        assert_eq!(s.frequency(42), 2);
+    }
+
+    #[test]
+    fn scan_does_not_flush_popular_entries() {
+        let cap = 100u64;
+        let mut p = Adaptive::new(cap);
+        let mut next = 0u32;
+        let mut resident = std::collections::HashMap::new();
+        // 50 hot keys, each read several times.
+        for round in 0..5 {
+            for k in 0..50u64 {
+                if round == 0 {
+                    p.on_insert(next, k, 1);
+                    resident.insert(next, k);
+                    next += 1;
+                } else {
+                    let idx = *resident.iter().find(|(_, v)| **v == k).unwrap().0;
+                    p.on_hit(idx, k);
+                }
+            }
+        }
+        // A scan of 1000 one-hit keys.
+        for k in 1000..2000u64 {
+            let idx = next;
+            next += 1;
+            p.on_insert(idx, k, 1);
+            resident.insert(idx, k);
+            while (resident.len() as u64) > cap {
+                let v = p.victim().unwrap();
+                resident.remove(&v);
+            }
+        }
+        let hot = resident.values().filter(|&&k| k < 50).count();
+        assert!(hot >= 45, "only {hot} hot keys survived the scan");
+    }
+}

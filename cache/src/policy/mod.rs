@@ -1,0 +1,143 @@
+//! Eviction policies: which entry leaves when a shard is over capacity.
+//!
+//! Every policy lives in its own file and implements the internal [`Eviction`] trait. A shard owns one
+//! policy instance and tells it about every insert, hit, miss, update and removal by *slot index* (the
+//! shard keeps entries in a slab; policies keep their own per-slot metadata in parallel arrays), then asks
+//! it for a victim while the shard is over capacity. Dispatch is a plain `match` on [`AnyPolicy`], so the
+//! hot path has no virtual call.
+
+mod adaptive;
+mod fifo;
+mod lfu;
+pub(crate) mod list;
+mod lru;
+
+pub(crate) use adaptive::Adaptive;
+pub(crate) use fifo::Fifo;
+pub(crate) use lfu::Lfu;
+pub(crate) use lru::Lru;
+
+/// The eviction policy of a [`Cache`](crate::Cache), chosen with
+/// [`CacheBuilder::policy`](crate::CacheBuilder::policy).
+///
+/// ```
+/// use ember_cache::{Cache, Policy};
+/// let lru: Cache<u32, u32> = Cache::builder().max_capacity(100).policy(Policy::Lru).build().unwrap();
+/// lru.insert(1, 1);
+/// assert_eq!(lru.get(&1), Some(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Policy {
+    /// Exact least-recently-used: evicts the entry whose last access is the oldest. Within one shard it
+    /// evicts exactly what a textbook LRU evicts (build with `.shards(1)` for a globally exact LRU).
+    /// Good on recency-heavy workloads, poor under scans and loops larger than the cache.
+    Lru,
+    /// Least-frequently-used in O(1) per operation, with LRU order among entries of equal frequency, and
+    /// aging: every few times the cache's size in operations all frequencies are halved, so popularity
+    /// from long ago decays.
+    Lfu,
+    /// First-in, first-out: evicts the oldest insertion; hits do not reorder. The cheapest policy.
+    Fifo,
+    /// The default: W-TinyLFU with a hill-climbed window, as in Caffeine. New entries enter a small LRU
+    /// window; entries leaving the window compete for a place in the main segmented LRU against its
+    /// victim, and win only if a frequency sketch (a count-min sketch with periodic halving) says they are
+    /// more popular. A hill climber samples the hit ratio and moves capacity between window and main, so
+    /// recency-heavy workloads get a large window (behaving like LRU) and frequency-heavy or scanning
+    /// workloads a small one (scan resistant).
+    #[default]
+    Adaptive,
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Policy::Lru => "lru",
+            Policy::Lfu => "lfu",
+            Policy::Fifo => "fifo",
+            Policy::Adaptive => "adaptive",
+        })
+    }
+}
+
+/// What a shard tells its policy, and what it asks of it. Slots are `u32` indexes into the shard's slab;
+/// a slot index is reused after its entry is removed (the shard reports the removal first).
+pub(crate) trait Eviction: Send {
+    /// A new entry now occupies `idx`.
+    fn on_insert(&mut self, idx: u32, hash: u64, weight: u32);
+    /// The entry at `idx` was read.
+    fn on_hit(&mut self, idx: u32, hash: u64);
+    /// A read of a key that is not cached (policies that learn from misses use it).
+    fn on_miss(&mut self, hash: u64) {
+        let _ = hash;
+    }
+    /// The entry at `idx` got a new value (an access too) whose weight may differ.
+    fn on_update(&mut self, idx: u32, hash: u64, old_weight: u32, new_weight: u32);
+    /// The entry at `idx` was removed for a reason other than [`victim`](Eviction::victim).
+    fn on_remove(&mut self, idx: u32);
+    /// Chooses the entry to evict, unlinks it from the policy, and returns its slot. `None` when empty.
+    fn victim(&mut self) -> Option<u32>;
+    /// Forgets every entry.
+    fn clear(&mut self);
+}
+
+/// Static dispatch over the policies.
+pub(crate) enum AnyPolicy {
+    Lru(Lru),
+    Lfu(Lfu),
+    Fifo(Fifo),
+    Adaptive(Box<Adaptive>),
+}
+
+impl AnyPolicy {
+    pub(crate) fn new(policy: Policy, capacity: u64) -> Self {
+        match policy {
+            Policy::Lru => AnyPolicy::Lru(Lru::new()),
+            Policy::Lfu => AnyPolicy::Lfu(Lfu::new()),
+            Policy::Fifo => AnyPolicy::Fifo(Fifo::new()),
+            Policy::Adaptive => AnyPolicy::Adaptive(Box::new(Adaptive::new(capacity))),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $p:ident => $e:expr) => {
+        match $self {
+            AnyPolicy::Lru($p) => $e,
+            AnyPolicy::Lfu($p) => $e,
+            AnyPolicy::Fifo($p) => $e,
+            AnyPolicy::Adaptive($p) => $e,
+        }
+    };
+}
+
+impl Eviction for AnyPolicy {
+    #[inline]
+    fn on_insert(&mut self, idx: u32, hash: u64, weight: u32) {
+        dispatch!(self, p => p.on_insert(idx, hash, weight))
+    }
+    #[inline]
+    fn on_hit(&mut self, idx: u32, hash: u64) {
+        dispatch!(self, p => p.on_hit(idx, hash))
+    }
+    #[inline]
+    fn on_miss(&mut self, hash: u64) {
+        dispatch!(self, p => p.on_miss(hash))
+    }
+    #[inline]
+    fn on_update(&mut self, idx: u32, hash: u64, old_weight: u32, new_weight: u32) {
+        dispatch!(self, p => p.on_update(idx, hash, old_weight, new_weight))
+    }
+    #[inline]
+    fn on_remove(&mut self, idx: u32) {
+        dispatch!(self, p => p.on_remove(idx))
+    }
+    #[inline]
+    fn victim(&mut self) -> Option<u32> {
+        dispatch!(self, p => p.victim())
+    }
+    fn clear(&mut self) {
+        dispatch!(self, p => p.clear())
+    }
+}

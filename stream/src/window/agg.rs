@@ -69,7 +69,9 @@ macro_rules! int_number {
         }
     )*};
 }
-int_number!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+int_number!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 impl Number for f32 {
     fn add(self, other: Self) -> Self {

@@ -17,6 +17,7 @@ use hashbrown::HashMap;
 
 use super::agg::Aggregator;
 use super::event::{ResultKind, WindowResult};
+use super::timers::RadixQueue;
 
 /// The state of one window of one key.
 #[derive(Debug, Clone)]
@@ -190,13 +191,7 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
                     }
                 }
             }
-            Engine::Session(e) => {
-                for (k, st) in e.keys.iter_mut() {
-                    for s in st.sessions.iter_mut() {
-                        cx.early(k, s.start, s.last, &mut s.win);
-                    }
-                }
-            }
+            Engine::Session(e) => e.early_all(cx),
             Engine::Sliding(e) => {
                 for (k, st) in e.keys.iter_mut() {
                     for (&end, w) in st.wins.iter_mut() {
@@ -226,17 +221,7 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
                 }
                 e.slots.clear();
             }
-            Engine::Session(e) => {
-                for (k, st) in e.keys.iter_mut() {
-                    for s in st.sessions.iter_mut() {
-                        if s.win.pending {
-                            cx.fire(k, s.start, s.last, &mut s.win);
-                        }
-                    }
-                }
-                e.keys.clear();
-                e.timers.clear();
-            }
+            Engine::Session(e) => e.finish(cx),
             Engine::Sliding(e) => {
                 for (k, st) in e.keys.iter_mut() {
                     for (&end, w) in st.wins.iter_mut() {
@@ -262,7 +247,7 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
     pub(crate) fn keys(&self) -> usize {
         match self {
             Engine::Aligned(e) => e.slots.values().map(|s| s.wins.len()).max().unwrap_or(0),
-            Engine::Session(e) => e.keys.len(),
+            Engine::Session(e) => e.index.len(),
             Engine::Sliding(e) => e.keys.len(),
             Engine::Count(e) => e.keys.len(),
         }
@@ -411,7 +396,12 @@ impl<K: Clone> KeyRef<'_, K> {
 // ---------------------------------------------------------------------------------------------
 // Timers for the per-key engines: "look at this key once low > due".
 
-fn schedule<K: Clone>(timers: &mut BTreeMap<u64, Vec<K>>, slot: &mut Option<u64>, key: &K, due: u64) {
+fn schedule<K: Clone>(
+    timers: &mut BTreeMap<u64, Vec<K>>,
+    slot: &mut Option<u64>,
+    key: &K,
+    due: u64,
+) {
     if slot.is_none_or(|cur| due < cur) {
         timers.entry(due).or_default().push(key.clone());
         *slot = Some(due);
@@ -420,6 +410,10 @@ fn schedule<K: Clone>(timers: &mut BTreeMap<u64, Vec<K>>, slot: &mut Option<u64>
 
 // ---------------------------------------------------------------------------------------------
 // Session windows.
+//
+// Per-key state lives in a slab (reused entries keep their allocations) found through a key index;
+// timers are a radix heap of (due, slab index, generation), so a timer needs neither a key clone nor
+// a hash lookup, and stale ones are recognised by generation and due time.
 
 struct Sess<A> {
     start: u64,
@@ -427,24 +421,101 @@ struct Sess<A> {
     win: Win<A>,
 }
 
-struct SessKey<A> {
+/// A key's sessions: almost always one, kept inline (no allocation, no extra cache miss).
+enum SessList<A> {
+    Empty,
+    One(Sess<A>),
+    Many(Vec<Sess<A>>),
+}
+
+impl<A> std::ops::Deref for SessList<A> {
+    type Target = [Sess<A>];
+    fn deref(&self) -> &[Sess<A>] {
+        match self {
+            SessList::Empty => &[],
+            SessList::One(s) => std::slice::from_ref(s),
+            SessList::Many(v) => v,
+        }
+    }
+}
+
+impl<A> std::ops::DerefMut for SessList<A> {
+    fn deref_mut(&mut self) -> &mut [Sess<A>] {
+        match self {
+            SessList::Empty => &mut [],
+            SessList::One(s) => std::slice::from_mut(s),
+            SessList::Many(v) => v,
+        }
+    }
+}
+
+impl<A> SessList<A> {
+    fn insert(&mut self, i: usize, s: Sess<A>) {
+        match std::mem::replace(self, SessList::Empty) {
+            SessList::Empty => *self = SessList::One(s),
+            SessList::One(first) => {
+                let mut v = Vec::with_capacity(2);
+                v.push(first);
+                v.insert(i.min(1), s);
+                *self = SessList::Many(v);
+            }
+            SessList::Many(mut v) => {
+                v.insert(i, s);
+                *self = SessList::Many(v);
+            }
+        }
+    }
+
+    /// Removes session `i` (which exists).
+    fn remove(&mut self, i: usize) -> Option<Sess<A>> {
+        match self {
+            SessList::Many(v) if i < v.len() => Some(v.remove(i)),
+            SessList::One(_) if i == 0 => match std::mem::replace(self, SessList::Empty) {
+                SessList::One(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Sess<A>) -> bool) {
+        match self {
+            SessList::Empty => {}
+            SessList::One(s) => {
+                if !keep(s) {
+                    *self = SessList::Empty;
+                }
+            }
+            SessList::Many(v) => v.retain(keep),
+        }
+    }
+}
+
+struct SessKey<K, A> {
+    /// `None` while the entry is free.
+    key: Option<K>,
     /// Sorted by start; consecutive sessions are more than `gap` apart.
-    sessions: Vec<Sess<A>>,
+    sessions: SessList<A>,
     timer: Option<u64>,
+    generation: u32,
 }
 
 pub(crate) struct Sessions<K, A> {
     gap: u64,
-    keys: HashMap<K, SessKey<A>>,
-    timers: BTreeMap<u64, Vec<K>>,
+    index: HashMap<K, u32>,
+    slab: Vec<SessKey<K, A>>,
+    free: Vec<u32>,
+    timers: RadixQueue<(u32, u32)>,
 }
 
 impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
     pub(crate) fn new(gap: u64) -> Self {
         Sessions {
             gap,
-            keys: HashMap::new(),
-            timers: BTreeMap::new(),
+            index: HashMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            timers: RadixQueue::new(),
         }
     }
 
@@ -462,28 +533,37 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             .min()
     }
 
+    fn schedule(&mut self, idx: u32, lateness: u64) {
+        let entry = &mut self.slab[idx as usize];
+        if let Some(due) = Self::due(&entry.sessions, self.gap, lateness) {
+            if entry.timer.is_none_or(|cur| due < cur) {
+                entry.timer = Some(due);
+                self.timers.push(due, (idx, entry.generation));
+            }
+        }
+    }
+
     /// Adds `value` at `t` to the key's sessions, creating or merging. `Err` if it is too late.
     fn add<V, Ag: Aggregator<V, Acc = A>>(
-        st: &mut SessKey<A>,
+        ss: &mut SessList<A>,
         gap: u64,
         cx: &mut Ctx<'_, K, V, Ag>,
         key: &K,
         t: u64,
         value: &V,
     ) -> Result<(), u64> {
-        let ss = &mut st.sessions;
+        // An event is accepted while its own time is within the lateness (as Kafka Streams judges
+        // record time + grace against stream time). Sessions are kept until `last + gap + lateness`,
+        // so an accepted event can never touch a session that was already dropped.
+        if t.saturating_add(cx.lateness) < cx.low {
+            return Err(t);
+        }
         let i = ss.partition_point(|s| s.last.saturating_add(gap) < t);
         let mut j = i;
         while j < ss.len() && ss[j].start <= t.saturating_add(gap) {
             j += 1;
         }
         if i == j {
-            // A new session is accepted while its own time is within the lateness (Kafka Streams'
-            // rule). Sessions are kept until `last + gap + lateness`, so a late event can never start
-            // a session that should have merged with one already dropped.
-            if t.saturating_add(cx.lateness) < cx.low {
-                return Err(t);
-            }
             let max_ts = t.saturating_add(gap);
             let mut win = Win::new(cx.agg.init());
             cx.agg.add(&mut win.acc, value);
@@ -500,7 +580,7 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             return Ok(());
         }
         // Merge sessions i..j (at most two) and the event into session i.
-        let other = if j - i == 2 { Some(ss.remove(i + 1)) } else { None };
+        let other = if j - i == 2 { ss.remove(i + 1) } else { None };
         let base = &mut ss[i];
         let mut start = base.start.min(t);
         let mut last = base.last.max(t);
@@ -537,61 +617,96 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
         value: V,
     ) -> Result<(), Late<K, V>> {
         let gap = self.gap;
-        if let Some(st) = self.keys.get_mut(&key) {
-            if let Err(end) = Self::add(st, gap, cx, &key, t, &value) {
+        if let Some(&idx) = self.index.get(&key) {
+            let entry = &mut self.slab[idx as usize];
+            if let Err(end) = Self::add(&mut entry.sessions, gap, cx, &key, t, &value) {
                 return Err((key, value, end));
             }
-            if let Some(due) = Self::due(&st.sessions, gap, cx.lateness) {
-                schedule(&mut self.timers, &mut st.timer, &key, due);
-            }
+            self.schedule(idx, cx.lateness);
             return Ok(());
         }
-        let mut st = SessKey {
-            sessions: Vec::with_capacity(1),
-            timer: None,
+        let idx = match self.free.pop() {
+            Some(idx) => idx,
+            None => {
+                self.slab.push(SessKey {
+                    key: None,
+                    sessions: SessList::Empty,
+                    timer: None,
+                    generation: 0,
+                });
+                (self.slab.len() - 1) as u32
+            }
         };
-        if let Err(end) = Self::add(&mut st, gap, cx, &key, t, &value) {
+        let entry = &mut self.slab[idx as usize];
+        if let Err(end) = Self::add(&mut entry.sessions, gap, cx, &key, t, &value) {
+            self.free.push(idx);
             return Err((key, value, end));
         }
-        if let Some(due) = Self::due(&st.sessions, gap, cx.lateness) {
-            schedule(&mut self.timers, &mut st.timer, &key, due);
-        }
-        self.keys.insert(key, st);
+        entry.key = Some(key.clone());
+        self.index.insert(key, idx);
+        self.schedule(idx, cx.lateness);
         Ok(())
     }
 
     fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
         let (low, lateness, gap) = (cx.low, cx.lateness, self.gap);
-        while let Some(entry) = self.timers.first_entry() {
-            if *entry.key() >= low {
-                break;
+        while let Some((due, (idx, generation))) = self.timers.pop_below(low) {
+            let entry = &mut self.slab[idx as usize];
+            if entry.generation != generation || entry.timer != Some(due) {
+                continue; // superseded by an earlier timer, or the entry was freed
             }
-            let (due, keys) = entry.remove_entry();
-            for k in keys {
-                let Some(st) = self.keys.get_mut(&k) else {
-                    continue;
-                };
-                if st.timer != Some(due) {
-                    continue; // superseded by an earlier timer
+            entry.timer = None;
+            let Some(key) = entry.key.as_ref() else {
+                continue;
+            };
+            for s in entry.sessions.iter_mut() {
+                if s.win.pending && s.last.saturating_add(gap) < low {
+                    cx.fire(key, s.start, s.last, &mut s.win);
                 }
-                st.timer = None;
-                for s in st.sessions.iter_mut() {
-                    if s.win.pending && s.last.saturating_add(gap) < low {
-                        cx.fire(&k, s.start, s.last, &mut s.win);
-                    }
+            }
+            let before = entry.sessions.len();
+            entry
+                .sessions
+                .retain(|s| s.last.saturating_add(gap).saturating_add(lateness) >= low);
+            cx.closed((before - entry.sessions.len()) as u64);
+            if entry.sessions.is_empty() {
+                if let Some(key) = entry.key.take() {
+                    self.index.remove(&key);
                 }
-                let before = st.sessions.len();
-                st.sessions
-                    .retain(|s| s.last.saturating_add(gap).saturating_add(lateness) >= low);
-                cx.closed((before - st.sessions.len()) as u64);
-                match Self::due(&st.sessions, gap, lateness) {
-                    Some(next) => schedule(&mut self.timers, &mut st.timer, &k, next),
-                    None => {
-                        self.keys.remove(&k);
-                    }
+                entry.generation = entry.generation.wrapping_add(1);
+                self.free.push(idx);
+            } else {
+                self.schedule(idx, lateness);
+            }
+        }
+    }
+
+    fn live(&mut self) -> impl Iterator<Item = (&K, &mut SessList<A>)> {
+        self.slab
+            .iter_mut()
+            .filter_map(|e| e.key.as_ref().map(|k| (k, &mut e.sessions)))
+    }
+
+    fn early_all<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        for (k, sessions) in self.live() {
+            for s in sessions.iter_mut() {
+                cx.early(k, s.start, s.last, &mut s.win);
+            }
+        }
+    }
+
+    fn finish<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
+        for (k, sessions) in self.live() {
+            for s in sessions.iter_mut() {
+                if s.win.pending {
+                    cx.fire(k, s.start, s.last, &mut s.win);
                 }
             }
         }
+        self.index.clear();
+        self.slab.clear();
+        self.free.clear();
+        self.timers.clear();
     }
 }
 

@@ -54,7 +54,11 @@ pub struct Rejected<K, V> {
 
 impl<K, V> fmt::Display for Rejected<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event at {} ms rejected: {}", self.event.timestamp, self.error)
+        write!(
+            f,
+            "event at {} ms rejected: {}",
+            self.event.timestamp, self.error
+        )
     }
 }
 

@@ -58,10 +58,10 @@
 //!   time re-emits the window as `Update`. An event whose windows are all past that goes to
 //!   [`take_late`](Windower::take_late) with [`LateReason::WindowClosed`]. (For hopping windows an
 //!   event still counts in those of its windows that are open, as in Flink.)
-//! - Sessions: a late event may still join or bridge sessions that are kept (until the watermark
-//!   passes `last + gap + lateness`); it may start a new session only if its own time is within the
-//!   lateness (`t + lateness >= watermark + 1`, Kafka Streams' rule), so it can never start a session
-//!   that should have merged with one already dropped.
+//! - Sessions judge lateness by the event's own time (as Kafka Streams does: record time + grace
+//!   against stream time): an event with `t + lateness <= watermark` goes to the side output; any
+//!   other may still extend, join or bridge the sessions kept (until the watermark passes
+//!   `last + gap + lateness`). So a late event never touches a session already dropped.
 //! - A late event that extends or merges sessions that were already emitted first retracts them
 //!   ([`ResultKind::Retract`], like Kafka Streams' tombstones); the merged session is emitted again.
 //! - Early firing: [`early_fire_every`](WindowerBuilder::early_fire_every) (every N events of a
@@ -84,6 +84,7 @@ mod engine;
 mod error;
 mod event;
 mod spec;
+mod timers;
 mod watermark;
 
 use std::collections::VecDeque;

@@ -107,8 +107,7 @@ impl Watermarks {
         let mut changed = false;
         for p in &mut self.parts {
             if !p.idle
-                && p
-                    .last_active
+                && p.last_active
                     .is_some_and(|t| now.saturating_duration_since(t) >= timeout)
             {
                 p.idle = true;

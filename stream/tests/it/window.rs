@@ -58,7 +58,10 @@ fn tumbling_counts_with_out_of_order_events() {
     );
     assert!(w.take_late().is_empty());
     let s = w.stats();
-    assert_eq!((s.events, s.finals, s.open_windows, s.peak_windows), (8, 4, 0, 4));
+    assert_eq!(
+        (s.events, s.finals, s.open_windows, s.peak_windows),
+        (8, 4, 0, 4)
+    );
 }
 
 #[test]
@@ -71,7 +74,11 @@ fn tumbling_with_offset_aligns_windows() {
     w.finish();
     assert_eq!(
         sorted(&w.take_results()),
-        vec![(1, 0, 4, 1, Final), (1, 4, 14, 2, Final), (1, 14, 24, 1, Final)]
+        vec![
+            (1, 0, 4, 1, Final),
+            (1, 4, 14, 2, Final),
+            (1, 14, 24, 1, Final)
+        ]
     );
 }
 
@@ -81,7 +88,8 @@ fn hopping_windows_each_event_in_size_over_advance_windows() {
         .sum(|v: &u32| *v)
         .build()
         .unwrap();
-    w.push_all([("k", 3, 1), ("k", 7, 10), ("k", 12, 100)]).unwrap();
+    w.push_all([("k", 3, 1), ("k", 7, 10), ("k", 12, 100)])
+        .unwrap();
     // Watermark 11: [0,10) fired; [5,15) and [10,20) open.
     // 3 is also in [-5, 5), reported from 0 (Flink keeps windows that start before the epoch).
     assert_eq!(
@@ -102,8 +110,14 @@ fn sliding_windows_follow_kafka_streams() {
         .max_out_of_orderness(ms(100))
         .build()
         .unwrap();
-    w.push_all([("k", 20, ()), ("k", 25, ()), ("k", 12, ()), ("k", 40, ()), ("k", 35, ())])
-        .unwrap();
+    w.push_all([
+        ("k", 20, ()),
+        ("k", 25, ()),
+        ("k", 12, ()),
+        ("k", 40, ()),
+        ("k", 35, ()),
+    ])
+    .unwrap();
     w.finish();
     assert_eq!(
         sorted(&w.take_results()),
@@ -150,8 +164,14 @@ fn sessions_close_after_the_gap_and_merge_on_a_bridging_event() {
         .build()
         .unwrap();
     // Two sessions of "u" ([0,5] and [20,22]) and one of "v"; then 12 bridges "u"'s two.
-    w.push_all([("u", 0, 1), ("u", 5, 2), ("u", 20, 3), ("v", 3, 9), ("u", 22, 4)])
-        .unwrap();
+    w.push_all([
+        ("u", 0, 1),
+        ("u", 5, 2),
+        ("u", 20, 3),
+        ("v", 3, 9),
+        ("u", 22, 4),
+    ])
+    .unwrap();
     assert_eq!(w.stats().open_windows, 3);
     w.push(Event::new("u", 12, 5)).unwrap();
     assert_eq!(w.stats().open_windows, 2);
@@ -211,21 +231,28 @@ fn session_late_event_beyond_lateness_goes_to_side_output() {
         .unwrap();
     w.push_all([("u", 100, ()), ("u", 300, ())]).unwrap();
     assert_eq!(rows(&w.take_results()), vec![("u", 100, 100, 1, Final)]);
-    assert_eq!(w.stats().open_windows, 1, "[100,100] dropped at 100 + 10 + 30");
+    assert_eq!(
+        w.stats().open_windows,
+        1,
+        "[100,100] dropped at 100 + 10 + 30"
+    );
     // 150 + lateness 30 < 300, and no live session is within the gap: side output.
     w.push(Event::new("u", 150, ())).unwrap();
     // 275 + 30 >= 300: a new session, already past its end (285): a late first firing.
     w.push(Event::new("u", 275, ())).unwrap();
     assert_eq!(rows(&w.take_results()), vec![("u", 275, 275, 1, Final)]);
-    // 292 is late too, but joins the open session [300,300] (8 <= gap).
+    // 292 is late too, but within the lateness: it joins the open session [300,300] (8 <= gap).
     w.push(Event::new("u", 292, ())).unwrap();
     assert!(w.take_results().is_empty());
+    // 260 would bridge [275,275] (kept until 315) but is itself beyond the lateness: side output.
+    w.push(Event::new("u", 260, ())).unwrap();
     let late = w.take_late();
-    assert_eq!(late.len(), 1);
+    assert_eq!(late.len(), 2);
     assert_eq!(late[0].event, Event::new("u", 150, ()));
     assert_eq!(late[0].watermark, Some(299));
     assert_eq!(late[0].behind_ms(), 149);
     assert_eq!(late[0].reason, LateReason::WindowClosed { window_end: 150 });
+    assert_eq!(late[1].reason, LateReason::WindowClosed { window_end: 260 });
     w.finish();
     assert_eq!(rows(&w.take_results()), vec![("u", 292, 300, 2, Final)]);
 }
@@ -291,9 +318,19 @@ fn without_lateness_late_events_are_never_counted() {
     let mut w = Windower::<u8, ()>::builder(Windows::tumbling(ms(10)))
         .build()
         .unwrap();
-    w.push_all([(1, 5, ()), (1, 20, ()), (1, 9, ()), (1, 19, ()), (1, 21, ())])
-        .unwrap();
-    assert_eq!(w.take_late().len(), 2, "9 and 19 are behind the watermark 19");
+    w.push_all([
+        (1, 5, ()),
+        (1, 20, ()),
+        (1, 9, ()),
+        (1, 19, ()),
+        (1, 21, ()),
+    ])
+    .unwrap();
+    assert_eq!(
+        w.take_late().len(),
+        2,
+        "9 and 19 are behind the watermark 19"
+    );
     w.finish();
     w.push(Event::new(1, 30, ())).unwrap();
     let late = w.take_late();
@@ -429,7 +466,11 @@ fn early_firing_every_n_events_and_by_interval() {
     w.finish();
     assert_eq!(
         rows(&w.take_results()),
-        vec![(1, 0, 100, 3, Early), (1, 0, 100, 10, Early), (1, 0, 100, 15, Final)]
+        vec![
+            (1, 0, 100, 3, Early),
+            (1, 0, 100, 10, Early),
+            (1, 0, 100, 15, Final)
+        ]
     );
 
     let clock = ManualClock::new();
@@ -466,7 +507,10 @@ fn aggregates_min_max_avg_and_fold() {
         w.finish();
         sorted(&w.take_results())
     };
-    assert_eq!(run_min, vec![("j", 0, 10, 7, Final), ("k", 0, 10, -2, Final)]);
+    assert_eq!(
+        run_min,
+        vec![("j", 0, 10, 7, Final), ("k", 0, 10, -2, Final)]
+    );
     let mut w = Windower::<&str, i64>::builder(Windows::tumbling(ms(10)))
         .max(|v: &i64| *v)
         .build()
@@ -483,7 +527,11 @@ fn aggregates_min_max_avg_and_fold() {
         .unwrap();
     w.push_all(events).unwrap();
     w.finish();
-    let avgs: BTreeMap<_, _> = w.take_results().into_iter().map(|r| (r.key, r.value)).collect();
+    let avgs: BTreeMap<_, _> = w
+        .take_results()
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
     assert_eq!(avgs[&"k"], 11.0 / 3.0);
     assert_eq!(avgs[&"j"], 7.0);
 
@@ -498,7 +546,8 @@ fn aggregates_min_max_avg_and_fold() {
         .max_out_of_orderness(ms(100))
         .build()
         .unwrap();
-    w.push_all([("k", 0, 1), ("k", 10, 2), ("k", 5, 4)]).unwrap();
+    w.push_all([("k", 0, 1), ("k", 10, 2), ("k", 5, 4)])
+        .unwrap();
     w.finish();
     assert_eq!(rows(&w.take_results()), vec![("k", 0, 10, 7, Final)]);
 }
@@ -622,10 +671,7 @@ fn reference(kind: Windows, events: &[(Key, u64)]) -> Table {
             }
             Windows::Sliding { size } => {
                 for &end in &ts {
-                    let n = ts
-                        .iter()
-                        .filter(|&&t| t + size >= end && t <= end)
-                        .count();
+                    let n = ts.iter().filter(|&&t| t + size >= end && t <= end).count();
                     table.insert((k, end.saturating_sub(size), end), n as u64);
                 }
             }

@@ -54,8 +54,9 @@ pub enum FsyncPolicy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Retention {
-    /// Delete a segment once its newest record is older than this (by record timestamp, Kafka's
-    /// `retention.ms`).
+    /// Delete a sealed segment once its newest record is older than this, by the log's clock (Kafka's
+    /// `retention.ms`). A segment's newest record is dated by the later of its largest record
+    /// timestamp and the creation time of the segment that followed it.
     pub max_age: Option<Duration>,
     /// Delete the oldest segment while the log would still hold at least this many bytes without it
     /// (Kafka's `retention.bytes`).
@@ -131,7 +132,7 @@ impl LogBuilder {
                 retention: Retention::default(),
                 index_interval_bytes: 4096,
                 max_record_bytes: 8 << 20,
-                write_buffer_bytes: 64 << 10,
+                write_buffer_bytes: 256 << 10,
             },
             clock: std::sync::Arc::new(SystemClock),
         }
@@ -175,7 +176,7 @@ impl LogBuilder {
         self
     }
 
-    /// Size of the in-process write buffer (default 64 KiB).
+    /// Size of the in-process write buffer (default 256 KiB).
     pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
         self.cfg.write_buffer_bytes = bytes;
         self

@@ -5,8 +5,8 @@
 //! to back:
 //!
 //! ```text
-//! u32 LE body length | u32 LE CRC32C(length bytes ++ body) | body
-//! body = u64 LE offset | u64 LE timestamp (unix ms) | u32 LE meta length | meta | payload
+//! u32 LE CRC32C(everything after it) | u32 LE body length | body
+//! body = u64 LE offset | u8 flags | [u64 LE timestamp if flags & 1] | [u32 LE meta length, meta if flags & 2] | payload
 //! ```
 //!
 //! The sparse index `<base>.index` is a postcard-encoded [`IndexFile`] behind a magic and CRC; it
@@ -27,10 +27,17 @@ pub(crate) const INDEX_MAGIC: &[u8; 8] = b"EMBERIDX";
 pub(crate) const FORMAT_VERSION: u16 = 1;
 /// Bytes reserved at the start of each segment for its header.
 pub const SEGMENT_HEADER_LEN: u64 = 64;
-/// Bytes a frame adds around metadata and payload (length, CRC, offset, timestamp, meta length).
-pub const FRAME_OVERHEAD: u64 = 28;
-/// Fixed part of a frame body: offset, timestamp, meta length.
-const BODY_FIXED: u32 = 20;
+/// Bytes a frame adds to a plain record's payload (CRC, length, offset, flags); a timestamp adds 8 more,
+/// metadata 4 plus its length.
+pub const FRAME_OVERHEAD: u64 = 17;
+/// The most a frame adds to metadata and payload.
+pub(crate) const MAX_FRAME_OVERHEAD: u64 = FRAME_OVERHEAD + 12;
+const FLAG_TIMESTAMP: u8 = 1;
+const FLAG_META: u8 = 2;
+/// The stored timestamp of a record appended without one.
+pub(crate) const NO_TIMESTAMP: u64 = u64::MAX;
+/// Fixed part of a frame body: offset, flags.
+const BODY_FIXED: u32 = 9;
 
 /// What a segment header records (postcard-encoded in the header block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,18 +154,27 @@ pub(crate) fn encode_frame(
     meta: &[u8],
     payload: &[u8],
 ) {
-    let body_len = BODY_FIXED + meta.len() as u32 + payload.len() as u32;
+    let has_ts = timestamp != NO_TIMESTAMP;
+    let has_meta = !meta.is_empty();
+    let extra = if has_ts { 8 } else { 0 } + if has_meta { 4 + meta.len() } else { 0 };
+    let body_len = BODY_FIXED as usize + extra + payload.len();
     let start = buf.len();
-    buf.reserve(FRAME_OVERHEAD as usize + meta.len() + payload.len());
-    buf.extend_from_slice(&body_len.to_le_bytes());
-    buf.extend_from_slice(&[0u8; 4]);
-    buf.extend_from_slice(&offset.to_le_bytes());
-    buf.extend_from_slice(&timestamp.to_le_bytes());
-    buf.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    buf.extend_from_slice(meta);
+    buf.reserve(8 + body_len);
+    let mut head = [0u8; FRAME_OVERHEAD as usize];
+    head[4..8].copy_from_slice(&(body_len as u32).to_le_bytes());
+    head[8..16].copy_from_slice(&offset.to_le_bytes());
+    head[16] = if has_ts { FLAG_TIMESTAMP } else { 0 } | if has_meta { FLAG_META } else { 0 };
+    buf.extend_from_slice(&head);
+    if has_ts {
+        buf.extend_from_slice(&timestamp.to_le_bytes());
+    }
+    if has_meta {
+        buf.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        buf.extend_from_slice(meta);
+    }
     buf.extend_from_slice(payload);
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[start..start + 4]), &buf[start + 8..]);
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&buf[start + 4..]);
+    buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// A decoded frame borrowing its bytes.
@@ -187,7 +203,7 @@ pub(crate) fn parse_frame(buf: &[u8], max_body: u32) -> Parse<'_> {
     if buf.len() < 8 {
         return Parse::NeedMore(8);
     }
-    let body_len = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+    let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
     if !(BODY_FIXED..=max_body).contains(&body_len) {
         return Parse::Bad("frame length out of range");
     }
@@ -195,24 +211,44 @@ pub(crate) fn parse_frame(buf: &[u8], max_body: u32) -> Parse<'_> {
     if buf.len() < total {
         return Parse::NeedMore(total);
     }
-    let crc = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
-    let actual = crc32c::crc32c_append(crc32c::crc32c(&buf[0..4]), &buf[8..total]);
+    let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+    let actual = crc32c::crc32c(&buf[4..total]);
     if crc != actual {
         return Parse::Bad("record CRC mismatch");
     }
     let body = &buf[8..total];
     let offset = u64::from_le_bytes(body[0..8].try_into().expect("8 bytes"));
-    let timestamp = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes"));
-    let meta_len = u32::from_le_bytes(body[16..20].try_into().expect("4 bytes"));
-    if meta_len > body_len - BODY_FIXED {
-        return Parse::Bad("metadata length exceeds record");
+    let flags = body[8];
+    if flags & !(FLAG_TIMESTAMP | FLAG_META) != 0 {
+        return Parse::Bad("unknown record flags");
     }
-    let meta_end = 20 + meta_len as usize;
+    let mut at = BODY_FIXED as usize;
+    let mut timestamp = NO_TIMESTAMP;
+    if flags & FLAG_TIMESTAMP != 0 {
+        let Some(b) = body.get(at..at + 8) else {
+            return Parse::Bad("record too short for its timestamp");
+        };
+        timestamp = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        at += 8;
+    }
+    let mut meta: &[u8] = &[];
+    if flags & FLAG_META != 0 {
+        let Some(b) = body.get(at..at + 4) else {
+            return Parse::Bad("record too short for its metadata length");
+        };
+        let len = u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+        at += 4;
+        let Some(m) = body.get(at..at + len) else {
+            return Parse::Bad("metadata length exceeds record");
+        };
+        meta = m;
+        at += len;
+    }
     Parse::Ok(Frame {
         offset,
         timestamp,
-        meta: &body[20..meta_end],
-        payload: &body[meta_end..],
+        meta,
+        payload: &body[at..],
         len: total as u64,
     })
 }
@@ -292,7 +328,9 @@ pub(crate) fn scan_segment(
                 }
                 next_offset += 1;
                 records += 1;
-                max_timestamp = max_timestamp.max(frame.timestamp);
+                if frame.timestamp != NO_TIMESTAMP {
+                    max_timestamp = max_timestamp.max(frame.timestamp);
+                }
                 consumed += frame.len as usize;
                 continue;
             }
@@ -414,7 +452,7 @@ mod tests {
     fn frame_round_trip_and_crc_detects_flips() {
         let mut buf = Vec::new();
         encode_frame(&mut buf, 7, 1234, b"m", b"hello");
-        assert_eq!(buf.len() as u64, FRAME_OVERHEAD + 6);
+        assert_eq!(buf.len() as u64, FRAME_OVERHEAD + 8 + 4 + 6);
         match parse_frame(&buf, 1 << 20) {
             Parse::Ok(f) => {
                 assert_eq!(

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_err};
-use crate::format::{self, FRAME_OVERHEAD, index_file_name};
+use crate::format::{self, MAX_FRAME_OVERHEAD, index_file_name};
 use crate::log::list_segments;
 
 /// State of a segment's sparse index file.
@@ -142,7 +142,7 @@ impl fmt::Display for Inspection {
 /// [`Error::Io`] if the directory cannot be listed or a file cannot be read. Damage is reported in the
 /// result.
 pub fn inspect(dir: &Path) -> Result<Inspection> {
-    inspect_with(dir, (1 << 30) + FRAME_OVERHEAD as u32)
+    inspect_with(dir, (1 << 30) + MAX_FRAME_OVERHEAD as u32)
 }
 
 pub(crate) fn inspect_with(dir: &Path, max_body: u32) -> Result<Inspection> {

@@ -27,8 +27,9 @@ use crate::format::{
 pub struct Record {
     /// Its offset: dense, starting at 0, never reused.
     pub offset: u64,
-    /// Wall-clock milliseconds since the Unix epoch: the log's clock at append, or the caller's value.
-    pub timestamp: u64,
+    /// The timestamp given to [`Log::append_raw`] (any unit the caller likes, unix ms by convention);
+    /// `None` for records appended without one.
+    pub timestamp: Option<u64>,
     /// Optional small metadata (empty when none was given); see [`Log::append_meta`].
     pub meta: Vec<u8>,
     /// The opaque payload.
@@ -68,7 +69,7 @@ pub struct SegmentInfo {
     pub bytes: u64,
     /// Wall time it was created, unix ms.
     pub created_unix_ms: u64,
-    /// Newest record timestamp (0 when empty).
+    /// Newest record timestamp given to [`Log::append_raw`] (0 when none).
     pub max_timestamp: u64,
     /// Number of sparse index entries.
     pub index_entries: usize,
@@ -311,8 +312,9 @@ impl Log {
         })
     }
 
-    /// Appends `payload`, stamped with the clock's wall time, and returns its offset. Returns once the
-    /// record is as durable as the [`FsyncPolicy`] promises.
+    /// Appends `payload` and returns its offset. Returns once the record is as durable as the
+    /// [`FsyncPolicy`] promises. The hot path reads no clock (unless `segment_age` is set): a record
+    /// carries a timestamp only if given one through [`append_raw`](Self::append_raw).
     ///
     /// # Errors
     /// [`Error::RecordTooLarge`]; [`Error::Io`] if a write or fsync fails (the log is then
@@ -321,15 +323,16 @@ impl Log {
         self.append_raw(None, &[], payload)
     }
 
-    /// Appends a record with raw metadata bytes and an optional explicit timestamp (unix ms; `None`
-    /// takes the clock's).
+    /// Appends a record with raw metadata bytes and an optional timestamp (unix ms by convention; it
+    /// counts for retention by age; `u64::MAX` is reserved and stored as "none"). Pass
+    /// `Some(clock.unix_millis())` to stamp records with the append time.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
     /// let log = ember_log::Log::open(dir.path()).unwrap();
     /// let off = log.append_raw(Some(1_700_000_000_000), b"key", b"value").unwrap();
     /// let rec = log.get(off).unwrap().unwrap();
-    /// assert_eq!((rec.timestamp, &rec.meta[..]), (1_700_000_000_000, &b"key"[..]));
+    /// assert_eq!((rec.timestamp, &rec.meta[..]), (Some(1_700_000_000_000), &b"key"[..]));
     /// ```
     ///
     /// # Errors
@@ -343,15 +346,13 @@ impl Log {
                 max: cfg.max_record_bytes,
             });
         }
-        let timestamp = match timestamp {
-            Some(t) => t,
-            None => self.inner.clock.unix_millis(),
-        };
+        let timestamp = timestamp.unwrap_or(format::NO_TIMESTAMP);
         let mut st = self.inner.state.lock();
         if st.poisoned {
             return Err(Error::Poisoned);
         }
-        self.inner.maybe_roll(&mut st, FRAME_OVERHEAD + size)?;
+        self.inner
+            .maybe_roll(&mut st, format::MAX_FRAME_OVERHEAD + size)?;
         let offset = st.next_offset;
         let pos = st.active.len + st.buf.len() as u64;
         if st.active.index.is_empty() || pos - st.last_indexed_pos >= cfg.index_interval_bytes {
@@ -361,7 +362,7 @@ impl Log {
         format::encode_frame(&mut st.buf, offset, timestamp, meta, payload);
         st.next_offset = offset + 1;
         st.active.next_offset = offset + 1;
-        if timestamp > st.active.max_timestamp {
+        if timestamp != format::NO_TIMESTAMP && timestamp > st.active.max_timestamp {
             st.active.max_timestamp = timestamp;
         }
         st.appends += 1;
@@ -448,7 +449,6 @@ impl Log {
                 max: cfg.max_record_bytes,
             });
         }
-        let timestamp = self.inner.clock.unix_millis();
         let mut st = self.inner.state.lock();
         if st.poisoned {
             return Err(Error::Poisoned);
@@ -463,10 +463,9 @@ impl Log {
                 st.active.index.push((offset, pos));
                 st.last_indexed_pos = pos;
             }
-            format::encode_frame(&mut st.buf, offset, timestamp, &[], p);
+            format::encode_frame(&mut st.buf, offset, format::NO_TIMESTAMP, &[], p);
             st.next_offset = offset + 1;
             st.active.next_offset = offset + 1;
-            st.active.max_timestamp = st.active.max_timestamp.max(timestamp);
             st.appends += 1;
             st.appended_bytes += p.len() as u64;
             if st.buf.len() >= cfg.write_buffer_bytes {
@@ -678,7 +677,8 @@ impl Log {
                             bytes += f.payload.len() + f.meta.len();
                             out.push(Record {
                                 offset: f.offset,
-                                timestamp: f.timestamp,
+                                timestamp: (f.timestamp != format::NO_TIMESTAMP)
+                                    .then_some(f.timestamp),
                                 meta: f.meta.to_vec(),
                                 payload: f.payload.to_vec(),
                             });
@@ -861,7 +861,7 @@ impl Iterator for Iter {
 
 impl Inner {
     fn max_body(&self) -> u32 {
-        (self.cfg.max_record_bytes + FRAME_OVERHEAD) as u32
+        (self.cfg.max_record_bytes + format::MAX_FRAME_OVERHEAD) as u32
     }
 
     fn poison(&self, st: &mut State) {
@@ -919,6 +919,18 @@ impl Inner {
     }
 
     fn leader_sync(&self) -> Result<u64> {
+        // Group-commit window: appenders released by the previous fsync are usually about to append
+        // again. Yield (a few times at most, only while new records keep arriving) so that this fsync
+        // covers them too instead of leaving them for the next one. Costs microseconds per fsync.
+        let mut seen = self.state.lock().next_offset;
+        for _ in 0..4 {
+            std::thread::yield_now();
+            let now = self.state.lock().next_offset;
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
         let (file, path, upto) = {
             let mut st = self.state.lock();
             if st.poisoned {
@@ -998,9 +1010,16 @@ impl Inner {
         let mut deleted = 0;
         while let Some((&base, seg)) = st.sealed.first_key_value() {
             let total = st.total_bytes();
+            // Every record of a sealed segment is older than the creation of the segment after it.
+            let next_created = st
+                .sealed
+                .range(base + 1..)
+                .next()
+                .map_or(st.active.created_unix_ms, |(_, s)| s.created_unix_ms);
+            let newest = seg.max_timestamp.max(next_created);
             let by_age = r
                 .max_age
-                .is_some_and(|a| now.saturating_sub(seg.max_timestamp) > a.as_millis() as u64);
+                .is_some_and(|a| now.saturating_sub(newest) > a.as_millis() as u64);
             let by_size = r.max_bytes.is_some_and(|m| total - seg.len >= m);
             let by_offset = before.is_some_and(|b| seg.next_offset <= b);
             if !(by_age || by_size || by_offset) {
@@ -1171,7 +1190,7 @@ fn load_indexed(
 
 fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, RecoveryReport)> {
     let dir = &cfg.dir;
-    let max_body = (cfg.max_record_bytes + FRAME_OVERHEAD) as u32;
+    let max_body = (cfg.max_record_bytes + format::MAX_FRAME_OVERHEAD) as u32;
     let mut report = RecoveryReport::default();
     let bases = list_segments(dir)?;
     let mut sealed: BTreeMap<u64, Segment> = BTreeMap::new();

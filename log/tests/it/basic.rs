@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use ember_core::ManualClock;
+use ember_core::{Clock, ManualClock};
 use ember_log::{Error, FsyncPolicy, Log, Retention};
 
 use crate::{read_all, small_log};
@@ -97,14 +97,19 @@ fn metadata_and_timestamps() {
     let c = log.append_raw(Some(42), b"raw", b"p").unwrap();
     let ra = log.get(a).unwrap().unwrap();
     assert_eq!(ra.meta_value::<Meta>().unwrap(), Some(m));
-    assert_eq!(ra.timestamp, 5_000);
+    assert_eq!(ra.timestamp, None, "plain appends carry no timestamp");
     let rb = log.get(b).unwrap().unwrap();
     assert_eq!(
         (rb.timestamp, rb.meta_value::<Meta>().unwrap()),
-        (5_010, None)
+        (None, None)
     );
     let rc = log.get(c).unwrap().unwrap();
-    assert_eq!((rc.timestamp, &rc.meta[..]), (42, &b"raw"[..]));
+    assert_eq!((rc.timestamp, &rc.meta[..]), (Some(42), &b"raw"[..]));
+    let d = log
+        .append_raw(Some(clock.unix_millis()), &[], b"stamped")
+        .unwrap();
+    assert_eq!(log.get(d).unwrap().unwrap().timestamp, Some(5_010));
+    assert_eq!(log.segments()[0].max_timestamp, 5_010);
     assert!(matches!(rc.meta_value::<Meta>(), Err(Error::Codec { .. })));
 }
 

@@ -113,7 +113,7 @@ fn corruption_in_the_middle_is_an_error_naming_file_and_position() {
     }
     // a damaged length field in the middle is corruption too, not a torn tail
     bytes[(victim + 30) as usize] ^= 0x01;
-    bytes[(victim + 1) as usize] = 0x7f;
+    bytes[(victim + 5) as usize] = 0x7f; // the length field
     fs::write(&path, &bytes).unwrap();
     assert!(
         matches!(Log::open(dir.path()), Err(Error::Corrupt { position, .. }) if position == victim)

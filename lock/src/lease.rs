@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use ember_core::Clock;
 
+use crate::name::Name;
+
 /// Who holds or wants a lease: a cheap-to-clone name.
 ///
 /// An owner is one thread of control (a client, a worker, a request). Locks are **not reentrant**:
@@ -23,30 +25,30 @@ use ember_core::Clock;
 /// assert_eq!(me.to_string(), "worker-7");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Owner(Arc<str>);
+pub struct Owner(Name);
 
 impl Owner {
     /// An owner with this name.
     pub fn new(name: impl AsRef<str>) -> Self {
-        Owner(Arc::from(name.as_ref()))
+        Owner(Name::new(name.as_ref()))
     }
 
     /// The owner's name.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Debug for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
@@ -58,7 +60,7 @@ impl From<&str> for Owner {
 
 impl From<String> for Owner {
     fn from(s: String) -> Self {
-        Owner(Arc::from(s))
+        Owner(Name::from_arc(Arc::from(s)))
     }
 }
 
@@ -76,7 +78,7 @@ impl From<&Owner> for Owner {
 
 impl Borrow<str> for Owner {
     fn borrow(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -173,7 +175,7 @@ impl Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a lease should be released (or kept alive) by its holder"]
 pub struct Lease {
-    pub(crate) resource: Arc<str>,
+    pub(crate) resource: Name,
     pub(crate) owner: Owner,
     pub(crate) token: u64,
     pub(crate) deadline: Instant,
@@ -185,7 +187,7 @@ impl Lease {
     /// The resource this lease is on.
     #[must_use]
     pub fn resource(&self) -> &str {
-        &self.resource
+        self.resource.as_str()
     }
 
     /// Who holds it.

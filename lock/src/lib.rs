@@ -73,6 +73,7 @@ mod guard;
 mod keepalive;
 mod lease;
 mod manager;
+mod name;
 mod redlock;
 mod stats;
 

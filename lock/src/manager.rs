@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::guard::LeaseGuard;
 use crate::lease::{Hold, Lease, Mode, Owner};
+use crate::name::Name;
 use crate::stats::LockStats;
 
 static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
@@ -39,7 +40,10 @@ struct Waiter {
 }
 
 struct Entry {
+    /// The name for errors and wait registrations.
     name: Arc<str>,
+    /// The same name, cheap to copy into leases.
+    short: Name,
     holders: Vec<Holder>,
     queue: VecDeque<Waiter>,
 }
@@ -48,6 +52,7 @@ impl Entry {
     fn new(name: &str) -> Entry {
         Entry {
             name: Arc::from(name),
+            short: Name::new(name),
             holders: Vec::new(),
             queue: VecDeque::new(),
         }
@@ -730,7 +735,7 @@ impl LockManager {
         });
         st.c.grants += 1;
         Ok(Lease {
-            resource: entry.name.clone(),
+            resource: entry.short.clone(),
             owner,
             token,
             deadline,
@@ -835,7 +840,7 @@ impl LockManager {
                 };
                 let first_token = st.next_token;
                 st.next_token += ts.len() as u64;
-                let mut names: Vec<Option<Arc<str>>> = vec![None; ts.len()];
+                let mut names: Vec<Option<Name>> = vec![None; ts.len()];
                 for &(name, hold, i) in &items {
                     if let Some(entry) = st.entries.get_mut(name) {
                         entry.holders.push(Holder {
@@ -845,7 +850,7 @@ impl LockManager {
                             hold,
                         });
                         if hold.is_primary() {
-                            names[i] = Some(entry.name.clone());
+                            names[i] = Some(entry.short.clone());
                         }
                     }
                 }
@@ -858,7 +863,7 @@ impl LockManager {
                     .zip(names)
                     .enumerate()
                     .map(|(i, (&(name, mode), arc))| Lease {
-                        resource: arc.unwrap_or_else(|| Arc::from(name)),
+                        resource: arc.unwrap_or_else(|| Name::new(name)),
                         owner: owner.clone(),
                         token: first_token + i as u64,
                         deadline,
@@ -943,7 +948,7 @@ impl LockManager {
             return Err(self.refuse_foreign(lease));
         }
         self.release_token(
-            &lease.resource,
+            lease.resource.as_str(),
             &lease.owner,
             lease.token,
             Some(lease.deadline),
@@ -970,7 +975,7 @@ impl LockManager {
     fn refuse_foreign(&self, lease: &Lease) -> Error {
         self.inner.state.lock().c.refused += 1;
         Error::NotHeld {
-            resource: lease.resource.clone(),
+            resource: lease.resource.to_arc(),
             token: lease.token,
         }
     }
@@ -994,9 +999,9 @@ impl LockManager {
             if !entry.queue.is_empty() {
                 entry.notify_front();
             }
-            Some((entry.name.clone(), h.deadline))
+            Some(h.deadline)
         });
-        let Some((name, deadline)) = found else {
+        let Some(deadline) = found else {
             st.c.refused += 1;
             let resource = Arc::from(resource);
             return Err(match lease_deadline {
@@ -1013,7 +1018,7 @@ impl LockManager {
             st.c.expiries += 1;
             st.c.refused += 1;
             Err(Error::Expired {
-                resource: name,
+                resource: Arc::from(resource),
                 token,
                 deadline,
             })
@@ -1052,7 +1057,7 @@ impl LockManager {
             return Err(self.refuse_foreign(lease));
         }
         let deadline = self.extend_token(
-            &lease.resource,
+            lease.resource.as_str(),
             &lease.owner,
             lease.token,
             ttl,
@@ -1139,7 +1144,7 @@ impl LockManager {
         }
         let now = self.inner.clock.now();
         let st = self.inner.state.lock();
-        st.entries.get(&*lease.resource).is_some_and(|e| {
+        st.entries.get(lease.resource.as_str()).is_some_and(|e| {
             e.holders.iter().any(|h| {
                 h.token == lease.token
                     && h.hold.is_primary()
@@ -1165,7 +1170,7 @@ impl LockManager {
                     .iter()
                     .filter(|h| h.hold.is_primary() && h.deadline > now)
                     .map(|h| Lease {
-                        resource: e.name.clone(),
+                        resource: e.short.clone(),
                         owner: h.owner.clone(),
                         token: h.token,
                         deadline: h.deadline,

@@ -162,7 +162,9 @@ where
         let shards = match self.shards {
             Some(n) => {
                 if n == 0 || !n.is_power_of_two() {
-                    return Err(Error::Config(format!("shards must be a power of two, got {n}")));
+                    return Err(Error::Config(format!(
+                        "shards must be a power of two, got {n}"
+                    )));
                 }
                 if n as u64 > capacity {
                     return Err(Error::Config(format!(
@@ -174,7 +176,9 @@ where
             None => default_shards(capacity),
         };
         if self.ttl.is_some_and(|d| d.is_zero()) || self.tti.is_some_and(|d| d.is_zero()) {
-            return Err(Error::Config("time_to_live / time_to_idle must be positive".into()));
+            return Err(Error::Config(
+                "time_to_live / time_to_idle must be positive".into(),
+            ));
         }
         if let Some((_, WritePolicy::WriteBack(wb))) = &self.store {
             wb.validate()?;

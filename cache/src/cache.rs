@@ -85,8 +85,10 @@ impl<K, V> Clone for Cache<K, V> {
     }
 }
 
+type ShardLock<K, V> = CachePadded<Mutex<Shard<K, V>>>;
+
 struct Inner<K, V> {
-    shards: Box<[CachePadded<Mutex<Shard<K, V>>>]>,
+    shards: Box<[ShardLock<K, V>]>,
     flights: Box<[Flights<K, V>]>,
     mask: usize,
     hasher: DefaultHashBuilder,
@@ -251,6 +253,7 @@ where
             now: Some(now),
             expire_at: ttl.and_then(|t| now.checked_add(t)),
             idle: self.inner.tti,
+            keep: false,
         }
     }
 
@@ -371,7 +374,7 @@ where
         let times = self.times(ttl);
         let mut out = Removed::new(self.inner.collect);
         let mut shard = self.shard(hash);
-        shard.insert(hash, key, value, weight, times, false, &mut out);
+        shard.insert(hash, key, value, weight, times, &mut out);
         if shard.has_timers() {
             let now = times.now.unwrap_or_else(|| self.inner.clock.now());
             shard.sweep(now, SWEEP_BATCH, &mut out);
@@ -619,11 +622,11 @@ where
                 Some(v) => {
                     let weight = self.weight(&key, &v);
                     let times = if existed {
-                        Times::default()
+                        Times::KEEP
                     } else {
                         self.times(None)
                     };
-                    shard.insert(hash, key, v.clone(), weight, times, existed, &mut out);
+                    shard.insert(hash, key, v.clone(), weight, times, &mut out);
                     Some(v)
                 }
                 None => {
@@ -702,7 +705,12 @@ where
                         return Ok(Some(v));
                     }
                     let version = *self.stripe(hash);
-                    let loaded = match self.inner.engine.as_ref().and_then(|e| e.pending_value(key)) {
+                    let loaded = match self
+                        .inner
+                        .engine
+                        .as_ref()
+                        .and_then(|e| e.pending_value(key))
+                    {
                         Some(pending) => Ok(pending),
                         None => {
                             self.inner.loads.fetch_add(1, Ordering::Relaxed);
@@ -792,7 +800,8 @@ where
                     *stripe += 1;
                     let mut out = Removed::new(self.inner.collect);
                     let clock = &self.inner.clock;
-                    self.shard(hash).remove(hash, &key, || clock.now(), &mut out);
+                    self.shard(hash)
+                        .remove(hash, &key, || clock.now(), &mut out);
                     out
                 }
                 _ => {
@@ -900,7 +909,7 @@ where
                 Some(c) => match c.checked_add(delta) {
                     Some(n) => {
                         let w = self.weight(&key, &n);
-                        shard.insert(hash, key, n, w, Times::default(), true, &mut out);
+                        shard.insert(hash, key, n, w, Times::KEEP, &mut out);
                         Ok(n)
                     }
                     None => Err(Error::Overflow),
@@ -908,7 +917,7 @@ where
                 None => {
                     let w = self.weight(&key, &delta);
                     let times = self.times(ttl_if_new);
-                    shard.insert(hash, key, delta, w, times, false, &mut out);
+                    shard.insert(hash, key, delta, w, times, &mut out);
                     Ok(delta)
                 }
             }

@@ -52,7 +52,22 @@ pub(crate) struct Times {
     pub(crate) now: Option<Instant>,
     pub(crate) expire_at: Option<Instant>,
     pub(crate) idle: Option<Duration>,
+    /// On replace, keep the entry's current expiry instead (counters, `compute`).
+    pub(crate) keep: bool,
 }
+
+impl Times {
+    /// Keep an existing entry's expiry.
+    pub(crate) const KEEP: Times = Times {
+        now: None,
+        expire_at: None,
+        idle: None,
+        keep: true,
+    };
+}
+
+/// A predicate over entries.
+pub(crate) type Pred<'a, K, V> = &'a dyn Fn(&K, &V) -> bool;
 
 /// Entries removed during one operation, handed to the listener / write-back after the lock is released.
 pub(crate) struct Removed<K, V> {
@@ -208,7 +223,7 @@ impl<K: Eq, V> Shard<K, V> {
         self.slots[idx as usize].as_ref().map(|s| &s.value)
     }
 
-    /// Inserts or replaces. With `keep_times`, a replaced entry keeps its expiry (counters, `compute`).
+    /// Inserts or replaces. With `times.keep`, a replaced entry keeps its expiry (counters, `compute`).
     /// Returns whether the key was present.
     pub(crate) fn insert(
         &mut self,
@@ -217,7 +232,6 @@ impl<K: Eq, V> Shard<K, V> {
         value: V,
         weight: u32,
         times: Times,
-        keep_times: bool,
         out: &mut Removed<K, V>,
     ) -> bool {
         let too_heavy = u64::from(weight) > self.capacity;
@@ -234,10 +248,12 @@ impl<K: Eq, V> Shard<K, V> {
             let old_weight = slot.weight;
             let old = std::mem::replace(&mut slot.value, value);
             slot.weight = weight;
-            if !keep_times {
+            if !times.keep {
                 slot.expire_at = times.expire_at;
                 slot.idle = times.idle;
-                slot.idle_at = times.idle.and_then(|i| times.now.and_then(|n| n.checked_add(i)));
+                slot.idle_at = times
+                    .idle
+                    .and_then(|i| times.now.and_then(|n| n.checked_add(i)));
             }
             self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
             self.policy.on_update(idx, hash, old_weight, weight);
@@ -265,7 +281,9 @@ impl<K: Eq, V> Shard<K, V> {
                 weight,
                 expire_at: times.expire_at,
                 idle: times.idle,
-                idle_at: times.idle.and_then(|i| times.now.and_then(|n| n.checked_add(i))),
+                idle_at: times
+                    .idle
+                    .and_then(|i| times.now.and_then(|n| n.checked_add(i))),
                 timer_at: None,
             });
             let slots = &self.slots;
@@ -336,11 +354,7 @@ impl<K: Eq, V> Shard<K, V> {
     }
 
     /// Removes every entry `pred` selects (all of them with `None`).
-    pub(crate) fn remove_if(
-        &mut self,
-        pred: Option<&dyn Fn(&K, &V) -> bool>,
-        out: &mut Removed<K, V>,
-    ) {
+    pub(crate) fn remove_if(&mut self, pred: Option<Pred<'_, K, V>>, out: &mut Removed<K, V>) {
         if pred.is_none() && !out.collect {
             let n = self.table.len() as u64;
             self.counters.removed[RemovalCause::Explicit.index()] += n;

@@ -105,7 +105,9 @@ impl WriteBack {
 
     pub(crate) fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
-            return Err(Error::Config("write-back batch_size must be at least 1".into()));
+            return Err(Error::Config(
+                "write-back batch_size must be at least 1".into(),
+            ));
         }
         if self.backoff_min.is_zero() || self.backoff_min > self.backoff_max {
             return Err(Error::Config(
@@ -145,10 +147,14 @@ impl<K, V, S: Store<K, V>> DynStore<K, V> for Erased<S> {
         self.0.delete(key).map_err(store_err(StoreOp::Delete))
     }
     fn put_many(&self, entries: &[(K, V)]) -> Result<()> {
-        self.0.put_many(entries).map_err(store_err(StoreOp::PutMany))
+        self.0
+            .put_many(entries)
+            .map_err(store_err(StoreOp::PutMany))
     }
     fn delete_many(&self, keys: &[K]) -> Result<()> {
-        self.0.delete_many(keys).map_err(store_err(StoreOp::DeleteMany))
+        self.0
+            .delete_many(keys)
+            .map_err(store_err(StoreOp::DeleteMany))
     }
 }
 
@@ -290,7 +296,10 @@ where
             let mut ok_keys: Vec<(K, u64)> = Vec::with_capacity(puts.len() + deletes.len());
             let mut failed = false;
             if !puts.is_empty() {
-                let entries: Vec<(K, V)> = puts.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+                let entries: Vec<(K, V)> = puts
+                    .iter()
+                    .map(|(k, v, _)| (k.clone(), v.clone()))
+                    .collect();
                 match self.store.put_many(&entries) {
                     Ok(()) => {
                         self.flushes.fetch_add(1, Ordering::Relaxed);
@@ -398,7 +407,10 @@ where
                     Some(retry)
                 } else {
                     let due_at = p.oldest.map(|o| o + self.cfg.max_delay);
-                    let due = p.urgent || p.closing || p.retry_at.is_some() || due_at.is_none_or(|d| d <= now);
+                    let due = p.urgent
+                        || p.closing
+                        || p.retry_at.is_some()
+                        || due_at.is_none_or(|d| d <= now);
                     if due {
                         drop(p);
                         // Errors are recorded in the pending state and retried with backoff.

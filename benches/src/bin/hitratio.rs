@@ -81,7 +81,10 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(_) => return usage(),
         };
-        let requests = parts.get(1).and_then(|p| p.parse().ok()).unwrap_or(1_000_000);
+        let requests = parts
+            .get(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1_000_000);
         let ranks = parts.get(2).and_then(|p| p.parse().ok()).unwrap_or(100_000);
         (format!("zipf-{s}"), trace::zipf(s, requests, ranks, 42))
     } else {

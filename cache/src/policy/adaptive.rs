@@ -61,7 +61,9 @@ impl Adaptive {
             probation: List::default(),
             protected: List::default(),
             capacity,
-            window_max: (capacity as f64 * INITIAL_WINDOW).max(1.0).min(capacity as f64),
+            window_max: (capacity as f64 * INITIAL_WINDOW)
+                .max(1.0)
+                .min(capacity as f64),
             sketch: Sketch::new(capacity),
             climber: Climber::new(capacity),
             ghost_window: Ghost::default(),
@@ -126,7 +128,9 @@ impl Adaptive {
     fn demote_protected_overflow(&mut self) {
         let max = self.protected_max();
         while self.protected.weight > max {
-            let Some(v) = self.protected.back() else { break };
+            let Some(v) = self.protected.back() else {
+                break;
+            };
             self.unlink(v);
             self.push(PROBATION, v);
         }
@@ -315,7 +319,10 @@ const WINDOW_GROWTH: f64 = 0.5;
 
 /// Tuning knobs read from the environment while tuning (TEMPORARY).
 fn knob(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 const USE_CLIMBER: bool = false;
 
@@ -340,7 +347,9 @@ impl Ghost {
             }
         }
         while self.order.len() > cap {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             if let Ok(mut e) = self.set.find_entry(old, |e| e.0 == old) {
                 if e.get().1 > 1 {
                     e.get_mut().1 -= 1;
@@ -379,7 +388,9 @@ impl Sketch {
             table: vec![0; words],
             block_mask: words / 8 - 1,
             additions: 0,
-            sample: capacity.saturating_mul(10).max(knob("XS", SKETCH_MIN_SAMPLE as f64) as u64),
+            sample: capacity
+                .saturating_mul(10)
+                .max(knob("XS", SKETCH_MIN_SAMPLE as f64) as u64),
         }
     }
 

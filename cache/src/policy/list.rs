@@ -130,10 +130,16 @@ mod tests {
             l.ensure(i);
             list.push_front(&mut l, i, 2);
         }
-        assert_eq!(list.iter_from_back(&l).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            list.iter_from_back(&l).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         assert_eq!(list.weight, 8);
         list.move_front(&mut l, 0);
-        assert_eq!(list.iter_from_back(&l).collect::<Vec<_>>(), vec![1, 2, 3, 0]);
+        assert_eq!(
+            list.iter_from_back(&l).collect::<Vec<_>>(),
+            vec![1, 2, 3, 0]
+        );
         list.unlink(&mut l, 2, 2);
         assert_eq!(list.iter_from_back(&l).collect::<Vec<_>>(), vec![1, 3, 0]);
         assert_eq!((list.len, list.weight), (3, 6));

@@ -19,9 +19,15 @@ fn builder_rejects_bad_settings() {
     let no_cap = Cache::<u32, u32>::builder().build();
     assert!(matches!(no_cap, Err(Error::Config(_))));
     assert!(matches!(Cache::<u32, u32>::new(0), Err(Error::Config(_))));
-    let bad_shards = Cache::<u32, u32>::builder().max_capacity(100).shards(3).build();
+    let bad_shards = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .shards(3)
+        .build();
     assert!(matches!(bad_shards, Err(Error::Config(_))));
-    let too_many = Cache::<u32, u32>::builder().max_capacity(2).shards(4).build();
+    let too_many = Cache::<u32, u32>::builder()
+        .max_capacity(2)
+        .shards(4)
+        .build();
     assert!(matches!(too_many, Err(Error::Config(_))));
     let zero_ttl = Cache::<u32, u32>::builder()
         .max_capacity(2)
@@ -33,7 +39,11 @@ fn builder_rejects_bad_settings() {
 #[test]
 fn get_insert_remove_contains_len_iter() {
     for policy in [Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::Adaptive] {
-        let cache: Cache<String, u32> = Cache::builder().max_capacity(100).policy(policy).build().unwrap();
+        let cache: Cache<String, u32> = Cache::builder()
+            .max_capacity(100)
+            .policy(policy)
+            .build()
+            .unwrap();
         assert!(cache.is_empty());
         cache.insert("a".into(), 1);
         cache.insert("b".into(), 2);
@@ -56,13 +66,21 @@ fn get_insert_remove_contains_len_iter() {
 #[test]
 fn capacity_by_count_is_never_exceeded() {
     for policy in [Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::Adaptive] {
-        let cache: Cache<u64, u64> = Cache::builder().max_capacity(100).policy(policy).build().unwrap();
+        let cache: Cache<u64, u64> = Cache::builder()
+            .max_capacity(100)
+            .policy(policy)
+            .build()
+            .unwrap();
         for i in 0..10_000u64 {
             cache.insert(i % 700, i);
             let _ = cache.get(&(i % 37));
             assert!(cache.len() <= 100, "{policy}: {}", cache.len());
         }
-        assert!(cache.len() >= 90, "{policy} keeps the cache full: {}", cache.len());
+        assert!(
+            cache.len() >= 90,
+            "{policy} keeps the cache full: {}",
+            cache.len()
+        );
     }
 }
 
@@ -78,10 +96,16 @@ fn weigher_bounds_total_weight_across_shards() {
             .unwrap();
         let mut state = 7u64;
         for i in 0..20_000u64 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let len = (state >> 33) as usize % 200;
             cache.insert(i % 3000, "x".repeat(len));
-            assert!(cache.weighted_size() <= 100_000, "{policy}: {}", cache.weighted_size());
+            assert!(
+                cache.weighted_size() <= 100_000,
+                "{policy}: {}",
+                cache.weighted_size()
+            );
         }
         let held: u64 = cache.iter().map(|(_, v)| v.len().max(1) as u64).sum();
         assert_eq!(held, cache.weighted_size(), "{policy}");
@@ -146,7 +170,12 @@ fn listener_sees_every_cause_and_stats_count_them() {
     );
     let st = cache.stats();
     assert_eq!(
-        (st.replaced, st.evicted_size, st.removed_explicit, st.evicted_expired),
+        (
+            st.replaced,
+            st.evicted_size,
+            st.removed_explicit,
+            st.evicted_expired
+        ),
         (1, 1, 1, 1)
     );
     assert_eq!((st.hits, st.misses), (0, 1));

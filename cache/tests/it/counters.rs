@@ -7,7 +7,11 @@ use ember_cache::{Cache, Error};
 
 #[test]
 fn concurrent_increments_are_never_lost() {
-    let c: Cache<u32, i64> = Cache::builder().max_capacity(1000).shards(4).build().unwrap();
+    let c: Cache<u32, i64> = Cache::builder()
+        .max_capacity(1000)
+        .shards(4)
+        .build()
+        .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let c = c.clone();

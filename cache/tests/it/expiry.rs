@@ -161,7 +161,13 @@ fn expired_counter_restarts_and_compute_sees_nothing() {
     assert_eq!(c.increment("k", 5, Some(SEC)).unwrap(), 5);
     assert_eq!(c.increment("k", 5, Some(100 * SEC)).unwrap(), 10);
     clock.advance(SEC);
-    assert_eq!(c.compute("k", |old| { assert!(old.is_none()); None }), None);
+    assert_eq!(
+        c.compute("k", |old| {
+            assert!(old.is_none());
+            None
+        }),
+        None
+    );
     assert_eq!(c.increment("k", 1, None).unwrap(), 1);
     clock.advance(1000 * SEC);
     assert_eq!(c.get("k"), Some(1), "no TTL given for the new counter");

@@ -11,7 +11,11 @@ use parking_lot::Mutex;
 fn thirty_two_concurrent_misses_run_the_loader_once() {
     for round in 0..20u32 {
         let clock = ember_core::ManualClock::new();
-        let c: Cache<u32, String> = Cache::builder().max_capacity(100).clock(clock.clone()).build().unwrap();
+        let c: Cache<u32, String> = Cache::builder()
+            .max_capacity(100)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let barrier = Arc::new(Barrier::new(32));
         // The loader blocks until every caller has had the chance to arrive.
@@ -48,7 +52,11 @@ struct LoadError(&'static str);
 #[test]
 fn a_failing_loader_reaches_every_waiter_and_nothing_is_cached() {
     let clock = ember_core::ManualClock::new();
-    let c: Cache<u32, u32> = Cache::builder().max_capacity(100).clock(clock.clone()).build().unwrap();
+    let c: Cache<u32, u32> = Cache::builder()
+        .max_capacity(100)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Mutex::new(()));
     let held = gate.lock();
@@ -69,7 +77,11 @@ fn a_failing_loader_reaches_every_waiter_and_nothing_is_cached() {
     let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let n = calls.load(Ordering::SeqCst);
     // Every caller got the error, from one loader call.
-    assert!(results.iter().all(|r| r.as_ref().err().map(|e| &**e) == Some(&LoadError("db down"))));
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().err().map(|e| &**e) == Some(&LoadError("db down")))
+    );
     assert_eq!(n, 1, "waiters shared the failure");
     assert!(!c.contains(&7));
     assert_eq!(c.stats().load_failures, n as u64);

@@ -24,7 +24,12 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 fn cache(policy: Policy, cap: u64) -> Cache<u8, u32> {
-    Cache::builder().max_capacity(cap).policy(policy).shards(1).build().unwrap()
+    Cache::builder()
+        .max_capacity(cap)
+        .policy(policy)
+        .shards(1)
+        .build()
+        .unwrap()
 }
 
 /// Textbook LRU over a VecDeque: front = most recent.
@@ -239,7 +244,12 @@ fn replay(c: &Cache<u64, u32>, keys: impl IntoIterator<Item = u64>) -> u64 {
 }
 
 fn cache64(policy: Policy, cap: u64) -> Cache<u64, u32> {
-    Cache::builder().max_capacity(cap).policy(policy).shards(1).build().unwrap()
+    Cache::builder()
+        .max_capacity(cap)
+        .policy(policy)
+        .shards(1)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -269,5 +279,8 @@ fn adaptive_behaves_like_lru_on_a_recency_workload() {
     let lru = replay(&cache64(Policy::Lru, 100), trace.iter().copied());
     let adaptive = replay(&cache64(Policy::Adaptive, 100), trace.iter().copied());
     assert!(lru > 39_000, "lru {lru}");
-    assert!(adaptive as f64 >= lru as f64 * 0.97, "adaptive {adaptive} vs lru {lru}");
+    assert!(
+        adaptive as f64 >= lru as f64 * 0.97,
+        "adaptive {adaptive} vs lru {lru}"
+    );
 }

@@ -17,7 +17,11 @@ fn read_lirs(path: &Path) -> Vec<u64> {
 }
 
 fn hit_ratio(keys: &[u64], cap: u64, policy: Policy) -> f64 {
-    let c: Cache<u64, ()> = Cache::builder().max_capacity(cap).policy(policy).build().unwrap();
+    let c: Cache<u64, ()> = Cache::builder()
+        .max_capacity(cap)
+        .policy(policy)
+        .build()
+        .unwrap();
     let mut hits = 0u64;
     for &k in keys {
         if c.get(&k).is_some() {
@@ -32,7 +36,8 @@ fn hit_ratio(keys: &[u64], cap: u64, policy: Policy) -> f64 {
 #[test]
 fn adaptive_is_not_worse_than_lru_on_lirs_traces() {
     for name in ["multi2", "sprite", "cs", "ps"] {
-        let Some(path) = ember_core::data::require(&format!("cache-traces/lirs/{name}.trace.gz")) else {
+        let Some(path) = ember_core::data::require(&format!("cache-traces/lirs/{name}.trace.gz"))
+        else {
             return;
         };
         let mut keys = read_lirs(&path);

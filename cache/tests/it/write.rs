@@ -86,7 +86,11 @@ fn write_around_invalidates_and_next_read_loads() {
     assert!(c.contains(&1));
     db.fail_next(1);
     assert!(c.put(1, 3).is_err());
-    assert_eq!(c.get(&1), Some(2), "a failed write-around leaves the cache alone");
+    assert_eq!(
+        c.get(&1),
+        Some(2),
+        "a failed write-around leaves the cache alone"
+    );
 }
 
 #[test]
@@ -176,7 +180,10 @@ fn write_back_flushes_an_evicted_dirty_entry_and_reads_see_it_meanwhile() {
     assert_eq!(c.fetch(&1).unwrap(), Some(10));
     db.set_down(false);
     c.flush().unwrap();
-    assert_eq!((db.peek(&1), db.peek(&2), db.peek(&3)), (Some(10), Some(20), Some(30)));
+    assert_eq!(
+        (db.peek(&1), db.peek(&2), db.peek(&3)),
+        (Some(10), Some(20), Some(30))
+    );
 }
 
 #[test]
@@ -205,11 +212,17 @@ fn write_back_survives_an_outage_and_flush_reports_it() {
             break;
         }
         clock.advance(Duration::from_millis(200));
-        wait_until("flusher idle", || clock.waiters() >= 1 || c.dirty_count() == 0);
+        wait_until("flusher idle", || {
+            clock.waiters() >= 1 || c.dirty_count() == 0
+        });
     }
     wait_until("all written", || c.dirty_count() == 0);
     for i in 0..30u32 {
-        let want = if i < 10 { u64::from(i) * 10 } else { u64::from(i) * 100 };
+        let want = if i < 10 {
+            u64::from(i) * 10
+        } else {
+            u64::from(i) * 100
+        };
         assert_eq!(db.peek(&i), Some(want), "key {i}");
     }
 }
@@ -283,7 +296,9 @@ fn close_during_outage_reports_and_the_flusher_keeps_retrying() {
             break;
         }
         clock.advance(Duration::from_millis(500));
-        wait_until("flusher waiting", || clock.waiters() >= 1 || db.peek(&1).is_some());
+        wait_until("flusher waiting", || {
+            clock.waiters() >= 1 || db.peek(&1).is_some()
+        });
     }
     assert_eq!(db.peek(&1), Some(1), "written after the cache was dropped");
 }

@@ -291,13 +291,13 @@ pub type MergeFn<A> = Box<dyn Fn(&mut A, A) + Send + Sync>;
 ///
 /// ```
 /// use ember_stream::window::agg::{Aggregator, Fold};
-/// // Distinct users in a window.
+/// // Distinct users (by id) in a window.
 /// use std::collections::BTreeSet;
-/// let distinct = Fold::new(BTreeSet::new, |set: &mut BTreeSet<&str>, user: &&str| {
+/// let distinct = Fold::new(BTreeSet::new, |set: &mut BTreeSet<u32>, user: &u32| {
 ///     set.insert(*user);
 /// });
 /// let mut acc = distinct.init();
-/// for u in ["ann", "bob", "ann"] {
+/// for u in [7, 9, 7] {
 ///     distinct.add(&mut acc, &u);
 /// }
 /// assert_eq!(distinct.result(&acc).len(), 2);

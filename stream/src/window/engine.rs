@@ -496,7 +496,16 @@ struct SessKey<K, A> {
     key: Option<K>,
     /// Sorted by start; consecutive sessions are more than `gap` apart.
     sessions: SessList<A>,
-    timer: Option<u64>,
+}
+
+/// Timer bookkeeping of one slab entry, kept apart from the entries in a small dense array so that
+/// stale and re-armed timers are handled without touching the (cold) entry.
+#[derive(Debug, Clone, Copy)]
+struct Ctl {
+    /// The earliest time the entry needs attention (`u64::MAX`: none).
+    next: u64,
+    /// The due time of the live timer in the queue (`u64::MAX`: none); other queued ones are stale.
+    armed: u64,
     generation: u32,
 }
 
@@ -504,6 +513,7 @@ pub(crate) struct Sessions<K, A> {
     gap: u64,
     index: HashMap<K, u32>,
     slab: Vec<SessKey<K, A>>,
+    ctl: Vec<Ctl>,
     free: Vec<u32>,
     timers: RadixQueue<(u32, u32)>,
 }
@@ -514,6 +524,7 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             gap,
             index: HashMap::new(),
             slab: Vec::new(),
+            ctl: Vec::new(),
             free: Vec::new(),
             timers: RadixQueue::new(),
         }
@@ -533,13 +544,16 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             .min()
     }
 
+    /// Records when the entry next needs attention and arms a timer if none earlier is armed.
+    #[inline]
     fn schedule(&mut self, idx: u32, lateness: u64) {
-        let entry = &mut self.slab[idx as usize];
-        if let Some(due) = Self::due(&entry.sessions, self.gap, lateness) {
-            if entry.timer.is_none_or(|cur| due < cur) {
-                entry.timer = Some(due);
-                self.timers.push(due, (idx, entry.generation));
-            }
+        let next =
+            Self::due(&self.slab[idx as usize].sessions, self.gap, lateness).unwrap_or(u64::MAX);
+        let c = &mut self.ctl[idx as usize];
+        c.next = next;
+        if next < c.armed {
+            c.armed = next;
+            self.timers.push(next, (idx, c.generation));
         }
     }
 
@@ -631,7 +645,10 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
                 self.slab.push(SessKey {
                     key: None,
                     sessions: SessList::Empty,
-                    timer: None,
+                });
+                self.ctl.push(Ctl {
+                    next: u64::MAX,
+                    armed: u64::MAX,
                     generation: 0,
                 });
                 (self.slab.len() - 1) as u32
@@ -651,11 +668,18 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
     fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
         let (low, lateness, gap) = (cx.low, cx.lateness, self.gap);
         while let Some((due, (idx, generation))) = self.timers.pop_below(low) {
-            let entry = &mut self.slab[idx as usize];
-            if entry.generation != generation || entry.timer != Some(due) {
+            let c = &mut self.ctl[idx as usize];
+            if c.generation != generation || c.armed != due {
                 continue; // superseded by an earlier timer, or the entry was freed
             }
-            entry.timer = None;
+            c.armed = u64::MAX;
+            if c.next >= low {
+                // The sessions grew since this timer was set: re-arm without touching the entry.
+                c.armed = c.next;
+                self.timers.push(c.next, (idx, generation));
+                continue;
+            }
+            let entry = &mut self.slab[idx as usize];
             let Some(key) = entry.key.as_ref() else {
                 continue;
             };
@@ -673,7 +697,9 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
                 if let Some(key) = entry.key.take() {
                     self.index.remove(&key);
                 }
-                entry.generation = entry.generation.wrapping_add(1);
+                let c = &mut self.ctl[idx as usize];
+                c.generation = c.generation.wrapping_add(1);
+                c.next = u64::MAX;
                 self.free.push(idx);
             } else {
                 self.schedule(idx, lateness);
@@ -705,6 +731,7 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
         }
         self.index.clear();
         self.slab.clear();
+        self.ctl.clear();
         self.free.clear();
         self.timers.clear();
     }

@@ -77,7 +77,8 @@
 //! value and aggregator are, so it can be moved to a worker thread or put behind a mutex.
 //!
 //! # Topics
-//! With the stream crate's topics: [`topic`] turns records into events and appends results to a topic.
+//! [`topic`] turns ember-stream [`Record`](crate::Record)s into events (event time = record timestamp,
+//! watermark per topic partition) and appends window results to another topic.
 
 pub mod agg;
 mod engine;
@@ -85,6 +86,7 @@ mod error;
 mod event;
 mod spec;
 mod timers;
+pub mod topic;
 mod watermark;
 
 use std::collections::VecDeque;

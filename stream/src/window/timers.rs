@@ -11,7 +11,7 @@
 pub(crate) struct RadixQueue<T> {
     last: u64,
     buckets: Vec<Vec<(u64, T)>>,
-    mins: [u64; 65],
+    mins: Box<[u64; 65]>,
     /// Bit `i` set when bucket `i` is not empty.
     mask: u128,
     len: usize,
@@ -22,7 +22,7 @@ impl<T> RadixQueue<T> {
         RadixQueue {
             last: 0,
             buckets: (0..65).map(|_| Vec::new()).collect(),
-            mins: [u64::MAX; 65],
+            mins: Box::new([u64::MAX; 65]),
             mask: 0,
             len: 0,
         }
@@ -90,7 +90,7 @@ impl<T> RadixQueue<T> {
         for b in &mut self.buckets {
             b.clear();
         }
-        self.mins = [u64::MAX; 65];
+        *self.mins = [u64::MAX; 65];
         self.mask = 0;
         self.len = 0;
     }

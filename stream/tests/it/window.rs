@@ -612,6 +612,65 @@ fn process_yields_results_late_and_rejected_events_in_one_stream() {
 }
 
 #[test]
+fn topic_records_in_window_results_out() {
+    use ember_stream::window::topic::append_results;
+    use ember_stream::{Bytes, Message, Topic};
+
+    let views = Topic::builder("views").partitions(3).build().unwrap();
+    // Out-of-order event times on several partitions.
+    let sends = [
+        ("/a", 5_000),
+        ("/b", 1_000),
+        ("/a", 62_000),
+        ("/a", 3_000),
+        ("/c", 59_999),
+    ];
+    for (page, t) in sends {
+        views.send(Message::keyed(page, "v").timestamp(t)).unwrap();
+    }
+    let mut w = Windower::<Bytes, Bytes>::builder(Windows::tumbling(Duration::from_secs(60)))
+        .partitions(views.partitions())
+        .max_out_of_orderness(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for p in 0..views.partitions() {
+        for r in views.read(p, 0, 100).unwrap() {
+            let e = Event::from(r);
+            assert_eq!(e.partition, Some(p));
+            w.push(e).unwrap();
+        }
+    }
+    w.finish();
+    assert!(w.take_late().is_empty());
+    let results = w.take_results();
+    let out = Topic::builder("per-minute").partitions(1).build().unwrap();
+    append_results(&out, &results, |r| {
+        Message::new(format!("{}-{}:{}", r.start, r.end, r.value))
+    })
+    .unwrap();
+    let mut got: Vec<(String, u64, String)> = out
+        .read(0, 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let key = r.key_str().unwrap().to_string();
+            (key, r.timestamp, r.value_str().unwrap().to_string())
+        })
+        .collect();
+    got.sort();
+    let expect: Vec<(String, u64, String)> = [
+        ("/a", 60_000, "0-60000:2"),
+        ("/a", 120_000, "60000-120000:1"),
+        ("/b", 60_000, "0-60000:1"),
+        ("/c", 60_000, "0-60000:1"),
+    ]
+    .iter()
+    .map(|(k, t, v)| (k.to_string(), *t, v.to_string()))
+    .collect();
+    assert_eq!(got, expect);
+}
+
+#[test]
 fn windower_is_send_and_sync() {
     fn check<T: Send + Sync>(_: &T) {}
     let w = Windower::<String, u64>::builder(Windows::sliding(ms(5)))

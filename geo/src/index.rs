@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::fence::{Fence, FenceCause, FenceEntry, FenceEvent, FenceEventKind};
 use crate::hash;
 use crate::search::{Hit, Search};
-use crate::sphere::{Node, to_xyz};
+use crate::sphere::{Node, SelectSlot, to_xyz};
 
 /// How an index stores positions and measures distances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -277,19 +277,13 @@ pub(crate) struct Inner<M, A> {
     pub(crate) slots: Vec<Option<Slot<M, A>>>,
     free: Vec<u32>,
     map: HashMap<M, u32>,
-    pub(crate) tree: RTree<Node>,
+    pub(crate) tree: RTree<Node<M>>,
     pub(crate) expiry: BTreeSet<(Instant, u32)>,
     fences: Vec<FenceEntry>,
     subscribers: Vec<mpsc::Sender<FenceEvent<M>>>,
 }
 
 impl<M, A> Inner<M, A> {
-    pub(crate) fn slot(&self, id: u32) -> &Slot<M, A> {
-        self.slots[id as usize]
-            .as_ref()
-            .expect("tree and slots agree")
-    }
-
     pub(crate) fn live(&self, id: u32, now: Option<Instant>) -> Option<&Slot<M, A>> {
         let slot = self.slots[id as usize].as_ref()?;
         match (slot.expires, now) {
@@ -600,6 +594,8 @@ where
         let rebuild = items.len() >= 1024 && items.len() >= inner.tree.size();
         let mut counted = 0;
         inner.map.reserve(items.len());
+        let spare = inner.free.len();
+        inner.slots.reserve(items.len().saturating_sub(spare));
         for (member, lon, lat, attrs) in items {
             match self.write_one(&mut inner, member, lon, lat, attrs, options, now, !rebuild) {
                 Written::Added => counted += 1,
@@ -608,17 +604,13 @@ where
             }
         }
         if rebuild {
-            let nodes: Vec<Node> = inner
+            let nodes: Vec<Node<M>> = inner
                 .slots
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    s.as_ref().map(|s| Node {
-                        xyz: to_xyz(s.lon, s.lat),
-                        lon: s.lon,
-                        lat: s.lat,
-                        slot: i as u32,
-                    })
+                    s.as_ref()
+                        .map(|s| Node::new(s.member.clone(), s.lon, s.lat, s.score, i as u32))
                 })
                 .collect();
             inner.tree = RTree::bulk_load(nodes);
@@ -671,18 +663,13 @@ where
                     slot.score = score;
                     let member = (!inner.fences.is_empty()).then(|| slot.member.clone());
                     if touch_tree {
-                        inner.tree.remove(&Node {
+                        inner.tree.remove_with_selection_function(SelectSlot {
                             xyz: to_xyz(old_lon, old_lat),
-                            lon: old_lon,
-                            lat: old_lat,
                             slot: id,
                         });
-                        inner.tree.insert(Node {
-                            xyz: to_xyz(slon, slat),
-                            lon: slon,
-                            lat: slat,
-                            slot: id,
-                        });
+                        inner
+                            .tree
+                            .insert(Node::new(slot.member.clone(), slon, slat, score, id));
                     }
                     if let Some(member) = member {
                         self.fence_check(
@@ -706,6 +693,7 @@ where
                     return Written::Skipped;
                 }
                 let member = (!inner.fences.is_empty()).then(|| e.key().clone());
+                let node_member = touch_tree.then(|| e.key().clone());
                 let slot = Slot {
                     member: e.key().clone(),
                     lon: slon,
@@ -728,13 +716,8 @@ where
                 if let Some(at) = new_expiry {
                     inner.expiry.insert((at, id));
                 }
-                if touch_tree {
-                    inner.tree.insert(Node {
-                        xyz: to_xyz(slon, slat),
-                        lon: slon,
-                        lat: slat,
-                        slot: id,
-                    });
+                if let Some(m) = node_member {
+                    inner.tree.insert(Node::new(m, slon, slat, score, id));
                 }
                 self.counters.added.fetch_add(1, Ordering::Relaxed);
                 if let Some(member) = member {
@@ -793,10 +776,8 @@ where
         if let Some(at) = slot.expires {
             inner.expiry.remove(&(at, id));
         }
-        inner.tree.remove(&Node {
+        inner.tree.remove_with_selection_function(SelectSlot {
             xyz: to_xyz(slot.lon, slot.lat),
-            lon: slot.lon,
-            lat: slot.lat,
             slot: id,
         });
         slot
@@ -829,14 +810,17 @@ where
     /// Expired members are invisible to every read at once; this reclaims their memory. Writes and
     /// searches call it themselves when something is due.
     pub fn purge_expired(&self) -> usize {
-        let now = self.clock.now();
-        {
+        let now = {
             let inner = self.inner.read();
-            match inner.expiry.first() {
-                Some(&(at, _)) if at <= now => {}
-                _ => return 0,
+            let Some(&(first, _)) = inner.expiry.first() else {
+                return 0; // no TTL anywhere: not even a clock read
+            };
+            let now = self.clock.now();
+            if first > now {
+                return 0;
             }
-        }
+            now
+        };
         self.purge_locked(&mut self.inner.write(), now)
     }
 

@@ -47,7 +47,7 @@ use crate::distance::Unit;
 use crate::error::{Error, Result};
 use crate::fence::validate_polygon;
 use crate::index::{GeoIndex, Mode};
-use crate::sphere::{chord2_for, rect_envelope, to_xyz};
+use crate::sphere::{Node, chord2_for, rect_envelope, to_xyz};
 
 /// One search result. Optional fields are filled when the search asked for them.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,10 +268,26 @@ impl<'a, M, A, Q: ?Sized> Search<'a, M, A, Q> {
 }
 
 /// A match found during the scan.
-struct Found {
+struct Found<'t, M> {
     dist_m: f64,
-    slot: u32,
-    score: u64,
+    node: &'t Node<M>,
+}
+
+/// Feeds tree entries to `test`, keeping those it accepts, until `limit` matches are found.
+fn scan<'t, M: 't>(
+    nodes: impl Iterator<Item = &'t Node<M>>,
+    test: &mut impl FnMut(&Node<M>) -> Option<f64>,
+    found: &mut Vec<Found<'t, M>>,
+    limit: Option<usize>,
+) {
+    for node in nodes {
+        if let Some(dist_m) = test(node) {
+            found.push(Found { dist_m, node });
+            if limit.is_some_and(|n| found.len() >= n) {
+                return;
+            }
+        }
+    }
 }
 
 fn check_distance(what: &'static str, value: f64) -> Result<f64> {
@@ -369,106 +385,100 @@ where
         };
         let centre_xyz = to_xyz(centre.0, centre.1);
         let limit = if self.any { self.count } else { None };
-        let mut found: Vec<Found> = Vec::new();
+        let mut found: Vec<Found<'_, M>> = Vec::new();
+        // The member table is only consulted when TTLs or a filter need it.
+        let check_slot = now.is_some() || self.filter.is_some();
         let mut examined = 0u64;
 
-        // Accepts one tree entry: liveness, shape test, filter. Returns false to stop the scan.
-        let mut visit = |slot_id: u32, lon: f64, lat: f64, found: &mut Vec<Found>| -> bool {
+        // Tests one tree entry (shape, then liveness and filter): its distance if it matches.
+        let mut test = |node: &Node<M>| -> Option<f64> {
             examined += 1;
-            let Some(slot) = inner.live(slot_id, now) else {
-                return true;
-            };
+            let (lon, lat) = (node.lon, node.lat);
             let dist = match &shape {
                 Shape::Radius { max } => {
                     let d = metric.distance(centre, (lon, lat));
                     if d > *max {
-                        return true;
+                        return None;
                     }
                     d
                 }
                 Shape::Ring { min, max } => {
                     let d = metric.distance(centre, (lon, lat));
                     if d > *max || d < *min {
-                        return true;
+                        return None;
                     }
                     d
                 }
                 Shape::Box { width, height } => {
-                    match metric.in_box(*width, *height, centre, (lon, lat)) {
-                        Some(d) => d,
-                        None => return true,
-                    }
+                    metric.in_box(*width, *height, centre, (lon, lat))?
                 }
                 Shape::Polygon(p) => {
                     if !p.contains(&Point::new(lon, lat)) {
-                        return true;
+                        return None;
                     }
                     metric.distance(centre, (lon, lat))
                 }
                 Shape::Nearest(_) => metric.distance(centre, (lon, lat)),
             };
-            if let Some(keep) = &self.filter {
-                if !keep(&slot.member, &slot.attrs) {
-                    return true;
+            if check_slot {
+                let slot = inner.live(node.slot, now)?;
+                if let Some(keep) = &self.filter {
+                    if !keep(&slot.member, &slot.attrs) {
+                        return None;
+                    }
                 }
             }
-            found.push(Found {
-                dist_m: dist,
-                slot: slot_id,
-                score: slot.score,
-            });
-            limit.is_none_or(|n| found.len() < n)
+            Some(dist)
         };
 
         match &shape {
             Shape::Radius { max } | Shape::Ring { max, .. } => {
                 let r2 = chord2_for(*max, metric.radius());
                 if r2.is_infinite() {
-                    for node in inner.tree.iter() {
-                        if !visit(node.slot, node.lon, node.lat, &mut found) {
-                            break;
-                        }
-                    }
+                    scan(inner.tree.iter(), &mut test, &mut found, limit);
                 } else {
-                    for node in inner.tree.locate_within_distance(centre_xyz, r2) {
-                        if !visit(node.slot, node.lon, node.lat, &mut found) {
-                            break;
-                        }
-                    }
+                    scan(
+                        inner.tree.locate_within_distance(centre_xyz, r2),
+                        &mut test,
+                        &mut found,
+                        limit,
+                    );
                 }
             }
             Shape::Box { width, height } => {
                 // Every point of the box is within h/2 + w/2 of the centre (triangle inequality).
                 let r2 = chord2_for(width / 2.0 + height / 2.0, metric.radius());
-                let nodes: Box<dyn Iterator<Item = _>> = if r2.is_infinite() {
-                    Box::new(inner.tree.iter())
+                if r2.is_infinite() {
+                    scan(inner.tree.iter(), &mut test, &mut found, limit);
                 } else {
-                    Box::new(inner.tree.locate_within_distance(centre_xyz, r2))
-                };
-                for node in nodes {
-                    if !visit(node.slot, node.lon, node.lat, &mut found) {
-                        break;
-                    }
+                    scan(
+                        inner.tree.locate_within_distance(centre_xyz, r2),
+                        &mut test,
+                        &mut found,
+                        limit,
+                    );
                 }
             }
             Shape::Polygon(p) => {
                 let rect = p.bounding_rect().expect("validated polygon");
                 let env: AABB<[f64; 3]> =
                     rect_envelope(rect.min().x, rect.max().x, rect.min().y, rect.max().y);
-                for node in inner.tree.locate_in_envelope(&env) {
-                    if !visit(node.slot, node.lon, node.lat, &mut found) {
-                        break;
-                    }
-                }
+                scan(
+                    inner.tree.locate_in_envelope(&env),
+                    &mut test,
+                    &mut found,
+                    limit,
+                );
             }
             Shape::Nearest(k) => {
                 // Chord order is distance order: the first k live members that pass are the nearest.
                 let k = self.count.map_or(*k, |c| c.min(*k));
-                for node in inner.tree.nearest_neighbor_iter(&centre_xyz) {
-                    if !visit(node.slot, node.lon, node.lat, &mut found) || found.len() >= k {
-                        break;
-                    }
-                }
+                scan(
+                    inner.tree.nearest_neighbor_iter(&centre_xyz),
+                    &mut test,
+                    &mut found,
+                    Some(k),
+                );
             }
         }
 
@@ -480,7 +490,7 @@ where
         {
             order = Order::Asc;
         }
-        let by_dist = |a: &Found, b: &Found| a.dist_m.total_cmp(&b.dist_m);
+        let by_dist = |a: &Found<'_, M>, b: &Found<'_, M>| a.dist_m.total_cmp(&b.dist_m);
         match (self.count, self.any) {
             (Some(n), false) if found.len() > n => {
                 if order == Order::Desc {
@@ -500,7 +510,7 @@ where
                 Order::Desc => found.sort_by(|a, b| by_dist(b, a)),
                 Order::Unsorted => {
                     if index.mode() == Mode::Redis && !self.any {
-                        found.sort_by_key(|f| f.score);
+                        found.sort_by_key(|f| f.node.score);
                     }
                 }
             },
@@ -522,12 +532,12 @@ where
         Ok(found
             .into_iter()
             .map(|f| {
-                let slot = inner.slot(f.slot);
+                let node = f.node;
                 Hit {
-                    member: slot.member.clone(),
+                    member: node.member.clone(),
                     distance: self.with_dist.then(|| unit.from_meters(f.dist_m)),
-                    position: self.with_coord.then_some((slot.lon, slot.lat)),
-                    hash: self.with_hash.then_some(f.score),
+                    position: self.with_coord.then_some((node.lon, node.lat)),
+                    hash: self.with_hash.then_some(node.score),
                 }
             })
             .collect())

@@ -7,24 +7,37 @@
 //! (with a tiny safety margin) and then apply the exact spherical test, so they find exactly what a
 //! brute-force scan finds.
 
-use rstar::{AABB, PointDistance, RTreeObject};
+use rstar::{AABB, Envelope, PointDistance, RTreeObject, SelectionFunction};
 
-/// A stored point: its unit vector, its (stored) lon/lat and the slot of its member.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Node {
+/// A stored point: its unit vector, its (stored) lon/lat, score, slot and a copy of its member.
+///
+/// Everything a search needs to test and return a hit lives in the tree node itself, so a search does
+/// not touch the member table (a cache miss per hit on a large index) unless it filters on attributes
+/// or TTLs are in use.
+#[derive(Debug, Clone)]
+pub(crate) struct Node<M> {
     pub(crate) xyz: [f64; 3],
     pub(crate) lon: f64,
     pub(crate) lat: f64,
+    pub(crate) score: u64,
     pub(crate) slot: u32,
+    pub(crate) member: M,
 }
 
-impl PartialEq for Node {
-    fn eq(&self, other: &Self) -> bool {
-        self.slot == other.slot && self.xyz == other.xyz
+impl<M> Node<M> {
+    pub(crate) fn new(member: M, lon: f64, lat: f64, score: u64, slot: u32) -> Self {
+        Node {
+            xyz: to_xyz(lon, lat),
+            lon,
+            lat,
+            score,
+            slot,
+            member,
+        }
     }
 }
 
-impl RTreeObject for Node {
+impl<M> RTreeObject for Node<M> {
     type Envelope = AABB<[f64; 3]>;
 
     fn envelope(&self) -> Self::Envelope {
@@ -32,12 +45,28 @@ impl RTreeObject for Node {
     }
 }
 
-impl PointDistance for Node {
+impl<M> PointDistance for Node<M> {
     fn distance_2(&self, point: &[f64; 3]) -> f64 {
         let dx = self.xyz[0] - point[0];
         let dy = self.xyz[1] - point[1];
         let dz = self.xyz[2] - point[2];
         dx * dx + dy * dy + dz * dz
+    }
+}
+
+/// Selects the one node of a slot, at its known position, for removal.
+pub(crate) struct SelectSlot {
+    pub(crate) xyz: [f64; 3],
+    pub(crate) slot: u32,
+}
+
+impl<M> SelectionFunction<Node<M>> for SelectSlot {
+    fn should_unpack_parent(&self, envelope: &AABB<[f64; 3]>) -> bool {
+        envelope.contains_point(&self.xyz)
+    }
+
+    fn should_unpack_leaf(&self, leaf: &Node<M>) -> bool {
+        leaf.slot == self.slot
     }
 }
 
@@ -119,7 +148,6 @@ pub(crate) fn rect_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstar::Envelope;
 
     #[test]
     fn unit_vectors() {

@@ -27,7 +27,7 @@ use crate::lease::Owner;
 pub enum Error {
     /// The resource (or an ancestor / descendant in a hierarchical name) is held by a lease that
     /// conflicts with the request.
-    #[error("{resource} is held by {by} until {until:?}")]
+    #[error("{resource} is held by {by}")]
     Held {
         /// The resource whose holder blocks the request.
         resource: Arc<str>,
@@ -62,7 +62,7 @@ pub enum Error {
     },
     /// The lease passed its deadline before it was released or extended; the resource may already
     /// belong to someone else.
-    #[error("lease {token} on {resource} expired at {deadline:?}")]
+    #[error("lease {token} on {resource} has expired")]
     Expired {
         /// The lease's resource.
         resource: Arc<str>,

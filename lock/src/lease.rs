@@ -2,7 +2,6 @@
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ember_core::Clock;
@@ -60,7 +59,7 @@ impl From<&str> for Owner {
 
 impl From<String> for Owner {
     fn from(s: String) -> Self {
-        Owner(Name::from_arc(Arc::from(s)))
+        Owner(Name::new(&s))
     }
 }
 

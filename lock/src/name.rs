@@ -31,14 +31,6 @@ impl Name {
         }
     }
 
-    pub(crate) fn from_arc(s: Arc<str>) -> Name {
-        if s.len() <= INLINE {
-            Name::new(&s)
-        } else {
-            Name::Heap(s)
-        }
-    }
-
     pub(crate) fn as_str(&self) -> &str {
         match self {
             Name::Inline { len, buf } => {
@@ -124,7 +116,7 @@ mod tests {
             let n = Name::new(s);
             assert_eq!(n.as_str(), s);
             assert_eq!(&*n.to_arc(), s);
-            assert!(n == Name::from_arc(Arc::from(s)));
+            assert!(n == Name::new(&String::from(s)));
             assert!(n == n.clone());
         }
         assert!(matches!(

@@ -263,9 +263,26 @@ impl Message {
         self
     }
 
+    pub(crate) fn into_record(self) -> NewRecord {
+        NewRecord {
+            key: self.key,
+            value: self.value,
+            headers: self.headers,
+            timestamp: self.timestamp,
+        }
+    }
+
     /// The payload size, counted as [`Record::size`] counts it.
     #[must_use]
     pub fn size(&self) -> usize {
         payload_size(self.key.as_ref(), &self.value, &self.headers)
     }
+}
+
+/// A record's content before the topic gives it a place.
+pub(crate) struct NewRecord {
+    pub(crate) key: Option<Bytes>,
+    pub(crate) value: Bytes,
+    pub(crate) headers: Vec<Header>,
+    pub(crate) timestamp: Option<u64>,
 }

@@ -11,7 +11,6 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 
 use ember_core::stats::{Snapshot, write_fields};
 
@@ -34,6 +33,8 @@ pub struct PartitionStats {
     pub latest: u64,
     /// Records ever appended.
     pub appended: u64,
+    /// Payload bytes ever appended.
+    pub appended_bytes: u64,
     /// Records removed by retention, trimming or compaction.
     pub trimmed: u64,
 }
@@ -224,8 +225,9 @@ impl Topic {
             bytes: log.bytes(),
             earliest: log.earliest(),
             latest: log.next_offset(),
-            appended: part.appended.load(Ordering::Relaxed),
-            trimmed: part.trimmed.load(Ordering::Relaxed),
+            appended: log.appended,
+            appended_bytes: log.appended_bytes,
+            trimmed: log.trimmed,
         })
     }
 
@@ -236,12 +238,6 @@ impl Topic {
         let partition_stats: Vec<PartitionStats> = (0..self.partitions())
             .filter_map(|p| self.partition_stats(p).ok())
             .collect();
-        let appended_bytes = self
-            .inner
-            .partitions
-            .iter()
-            .map(|p| p.appended_bytes.load(Ordering::Relaxed))
-            .sum();
         let pubsub = &self.inner.pubsub;
         TopicStats {
             name: self.name().to_owned(),
@@ -249,7 +245,7 @@ impl Topic {
             records: partition_stats.iter().map(|p| p.records).sum(),
             bytes: partition_stats.iter().map(|p| p.bytes).sum(),
             appended: partition_stats.iter().map(|p| p.appended).sum(),
-            appended_bytes,
+            appended_bytes: partition_stats.iter().map(|p| p.appended_bytes).sum(),
             trimmed: partition_stats.iter().map(|p| p.trimmed).sum(),
             subscribers: pubsub.subscribers(),
             pubsub_delivered: pubsub.delivered(),

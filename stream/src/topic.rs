@@ -5,16 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use ember_core::clock::{Clock, SharedClock, Signal, SystemClock, WaitOutcome};
 use ember_core::partition::{HashPartitioner, Partitioner};
 use hashbrown::HashMap;
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::group::GroupShared;
 use crate::pending::WorkGroupShared;
 use crate::pubsub::PubSub;
-use crate::record::{Bytes, Message, Record, RecordId};
+use crate::record::{Bytes, Message, NewRecord, Record, RecordId};
 use crate::storage::{MemoryStorage, PartitionStorage, StoredRecord, TrimLimits, Trimmed};
 
 /// How unkeyed records are spread over partitions.
@@ -219,10 +220,13 @@ impl TopicBuilder {
         let partitions = (0..self.partitions)
             .map(|p| {
                 Ok(Partition {
-                    log: RwLock::new((self.storage)(&self.name, p)?),
-                    appended: AtomicU64::new(0),
-                    appended_bytes: AtomicU64::new(0),
-                    trimmed: AtomicU64::new(0),
+                    log: RwLock::new(PartitionLog {
+                        storage: (self.storage)(&self.name, p)?,
+                        appended: 0,
+                        appended_bytes: 0,
+                        trimmed: 0,
+                        arena: BytesMut::new(),
+                    }),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -249,17 +253,53 @@ impl TopicBuilder {
 }
 
 pub(crate) struct Partition {
-    pub(crate) log: RwLock<Box<dyn PartitionStorage>>,
-    pub(crate) appended: AtomicU64,
-    pub(crate) appended_bytes: AtomicU64,
-    pub(crate) trimmed: AtomicU64,
+    pub(crate) log: RwLock<PartitionLog>,
 }
 
-impl Partition {
-    fn count_trimmed(&self, t: Trimmed) {
-        if t.records > 0 {
-            self.trimmed.fetch_add(t.records, Ordering::Relaxed);
+/// A partition's storage and the counters kept with it, all under the partition's lock.
+pub(crate) struct PartitionLog {
+    storage: Box<dyn PartitionStorage>,
+    pub(crate) appended: u64,
+    pub(crate) appended_bytes: u64,
+    pub(crate) trimmed: u64,
+    /// Where copied payloads go (Kafka's producer batches records in a buffer the same way): one
+    /// allocation per chunk instead of one per record. Each record's `Bytes` keeps its chunk alive.
+    arena: BytesMut,
+}
+
+/// The size of an arena chunk; larger payloads get their own allocation.
+const ARENA_CHUNK: usize = 64 * 1024;
+
+impl PartitionLog {
+    fn count_trimmed(&mut self, t: Trimmed) {
+        self.trimmed += t.records;
+    }
+
+    fn copy_in(&mut self, data: &[u8]) -> Bytes {
+        if data.is_empty() {
+            return Bytes::new();
         }
+        if data.len() > ARENA_CHUNK / 8 {
+            return Bytes::copy_from_slice(data);
+        }
+        if self.arena.capacity() < data.len() {
+            self.arena = BytesMut::with_capacity(ARENA_CHUNK);
+        }
+        self.arena.extend_from_slice(data);
+        self.arena.split().freeze()
+    }
+}
+
+impl std::ops::Deref for PartitionLog {
+    type Target = dyn PartitionStorage;
+    fn deref(&self) -> &Self::Target {
+        &*self.storage
+    }
+}
+
+impl std::ops::DerefMut for PartitionLog {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.storage
     }
 }
 
@@ -369,6 +409,9 @@ impl Topic {
     }
 
     fn next_unkeyed(&self, count: u64) -> u32 {
+        if self.inner.partitions.len() == 1 {
+            return 0;
+        }
         let c = self
             .inner
             .unkeyed_counter
@@ -422,12 +465,117 @@ impl Topic {
         let p = self.place(&msg, &mut unkeyed)?;
         let now = self.inner.clock.unix_millis();
         let part = &self.inner.partitions[p as usize];
+        let publish = self.inner.pubsub.active();
         let mut log = part.log.write();
-        let offset = self.push(p, part, &mut log, msg, now)?;
-        self.after_append(part, &mut log, now)?;
+        let offset = self.push(p, &mut log, msg.into_record(), now, publish)?;
+        self.after_append(&mut log, now)?;
         drop(log);
         self.inner.signal.notify_all();
         Ok(RecordId::new(p, offset))
+    }
+
+    /// Appends one record, copying key and value from borrowed slices into a buffer the partition
+    /// shares between many records (like Kafka's producer batches): no allocation per record. `key`
+    /// `None` is an unkeyed record.
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").partitions(2).build().unwrap();
+    /// let frame = b"sensor-7:21.5C".to_vec();
+    /// let id = topic.append_copy(Some(&frame[..8]), &frame[9..]).unwrap();
+    /// assert_eq!(topic.read(id.partition, id.offset, 1).unwrap()[0].value_str(), Some("21.5C"));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`append`](Topic::append).
+    pub fn append_copy(&self, key: Option<&[u8]>, value: &[u8]) -> Result<RecordId> {
+        let p = match key {
+            Some(k) => self.partition_for(k),
+            None => self.next_unkeyed(1),
+        };
+        let now = self.inner.clock.unix_millis();
+        let publish = self.inner.pubsub.active();
+        let part = &self.inner.partitions[p as usize];
+        let mut log = part.log.write();
+        let record = NewRecord {
+            key: key.map(|k| log.copy_in(k)),
+            value: log.copy_in(value),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        let offset = self.push(p, &mut log, record, now, publish)?;
+        self.after_append(&mut log, now)?;
+        drop(log);
+        self.inner.signal.notify_all();
+        Ok(RecordId::new(p, offset))
+    }
+
+    /// Appends many `(key, value)` records copied from borrowed slices, as
+    /// [`append_copy`](Topic::append_copy) does one, taking each partition's lock once. Placement as in
+    /// [`append_batch`](Topic::append_batch). Returns the ids in the order given.
+    ///
+    /// ```
+    /// use ember_stream::Topic;
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// let lines = ["a", "b", "c"];
+    /// let ids = topic.append_batch_copy(lines.iter().map(|l| (None, l.as_bytes()))).unwrap();
+    /// assert_eq!(ids.iter().map(|id| id.offset).collect::<Vec<_>>(), vec![0, 1, 2]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`append`](Topic::append).
+    pub fn append_batch_copy<'a>(
+        &self,
+        records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8])>,
+    ) -> Result<Vec<RecordId>> {
+        let records: Vec<(Option<&[u8]>, &[u8])> = records.into_iter().collect();
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut unkeyed = None;
+        let placed: Vec<u32> = records
+            .iter()
+            .map(|(k, _)| match k {
+                Some(k) => self.partition_for(k),
+                None => *unkeyed.get_or_insert_with(|| self.next_unkeyed(1)),
+            })
+            .collect();
+        let now = self.inner.clock.unix_millis();
+        let publish = self.inner.pubsub.active();
+        let mut ids = vec![RecordId::default(); records.len()];
+        let mut write = |p: u32, items: &mut dyn Iterator<Item = usize>| -> Result<()> {
+            let part = &self.inner.partitions[p as usize];
+            let mut log = part.log.write();
+            for i in items {
+                let (key, value) = records[i];
+                let record = NewRecord {
+                    key: key.map(|k| log.copy_in(k)),
+                    value: log.copy_in(value),
+                    headers: Vec::new(),
+                    timestamp: None,
+                };
+                ids[i] = RecordId::new(p, self.push(p, &mut log, record, now, publish)?);
+            }
+            self.after_append(&mut log, now)
+        };
+        let first = placed[0];
+        if placed.iter().all(|&p| p == first) {
+            write(first, &mut (0..records.len()))?;
+        } else {
+            for p in 0..self.partitions() {
+                let mut mine = placed
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &q)| q == p)
+                    .map(|(i, _)| i)
+                    .peekable();
+                if mine.peek().is_some() {
+                    write(p, &mut mine)?;
+                }
+            }
+        }
+        self.inner.signal.notify_all();
+        Ok(ids)
     }
 
     /// Appends many messages, taking each partition's lock once. Returns their ids, in the order given.
@@ -460,6 +608,7 @@ impl Topic {
             .map(|m| self.place(m, &mut unkeyed))
             .collect::<Result<_>>()?;
         let now = self.inner.clock.unix_millis();
+        let publish = self.inner.pubsub.active();
         let mut ids = vec![RecordId::default(); messages.len()];
         let first = placed[0];
         if placed.iter().all(|&p| p == first) {
@@ -467,9 +616,12 @@ impl Topic {
             let part = &self.inner.partitions[first as usize];
             let mut log = part.log.write();
             for (msg, id) in messages.into_iter().zip(ids.iter_mut()) {
-                *id = RecordId::new(first, self.push(first, part, &mut log, msg, now)?);
+                *id = RecordId::new(
+                    first,
+                    self.push(first, &mut log, msg.into_record(), now, publish)?,
+                );
             }
-            self.after_append(part, &mut log, now)?;
+            self.after_append(&mut log, now)?;
         } else {
             let mut by_partition: Vec<Vec<(usize, Message)>> =
                 (0..self.partitions()).map(|_| Vec::new()).collect();
@@ -483,10 +635,10 @@ impl Topic {
                 let part = &self.inner.partitions[p];
                 let mut log = part.log.write();
                 for (i, msg) in batch {
-                    ids[i] =
-                        RecordId::new(p as u32, self.push(p as u32, part, &mut log, msg, now)?);
+                    let offset = self.push(p as u32, &mut log, msg.into_record(), now, publish)?;
+                    ids[i] = RecordId::new(p as u32, offset);
                 }
-                self.after_append(part, &mut log, now)?;
+                self.after_append(&mut log, now)?;
             }
         }
         self.inner.signal.notify_all();
@@ -494,33 +646,34 @@ impl Topic {
     }
 
     /// Appends one record under the partition's write lock.
+    #[inline]
     fn push(
         &self,
         p: u32,
-        part: &Partition,
-        log: &mut RwLockWriteGuard<'_, Box<dyn PartitionStorage>>,
-        msg: Message,
+        log: &mut PartitionLog,
+        new: NewRecord,
         now: u64,
+        publish: bool,
     ) -> Result<u64> {
         let offset = log.next_offset();
         let record = Record {
             partition: p,
             offset,
-            timestamp: msg.timestamp.unwrap_or(now),
-            key: msg.key,
-            value: msg.value,
-            headers: msg.headers,
+            timestamp: new.timestamp.unwrap_or(now),
+            key: new.key,
+            value: new.value,
+            headers: new.headers,
         };
         let size = record.size() as u64;
-        if self.inner.pubsub.active() {
+        if publish {
             self.inner.pubsub.publish(&record);
         }
         log.append(StoredRecord {
             record,
             append_millis: now,
         })?;
-        part.appended.fetch_add(1, Ordering::Relaxed);
-        part.appended_bytes.fetch_add(size, Ordering::Relaxed);
+        log.appended += 1;
+        log.appended_bytes += size;
         Ok(offset)
     }
 
@@ -544,18 +697,15 @@ impl Topic {
                 .is_some_and(|t| log.head_append_millis().is_some_and(|h| h < t))
     }
 
-    fn after_append(
-        &self,
-        part: &Partition,
-        log: &mut RwLockWriteGuard<'_, Box<dyn PartitionStorage>>,
-        now: u64,
-    ) -> Result<()> {
+    #[inline]
+    fn after_append(&self, log: &mut PartitionLog, now: u64) -> Result<()> {
         if self.inner.retention.is_unlimited() {
             return Ok(());
         }
         let limits = self.limits(now);
-        if Self::over_limits(&***log, &limits) {
-            part.count_trimmed(log.trim(&limits)?);
+        if Self::over_limits(&**log, &limits) {
+            let t = log.trim(&limits)?;
+            log.count_trimmed(t);
         }
         Ok(())
     }
@@ -568,7 +718,8 @@ impl Topic {
         let limits = self.limits(self.inner.clock.unix_millis());
         if Self::over_limits(&**part.log.read(), &limits) {
             let mut log = part.log.write();
-            part.count_trimmed(log.trim(&limits)?);
+            let t = log.trim(&limits)?;
+            log.count_trimmed(t);
         }
         Ok(())
     }
@@ -713,7 +864,7 @@ impl Topic {
         let part = self.part(partition)?;
         let mut log = part.log.write();
         let t = log.trim(limits)?;
-        part.count_trimmed(t);
+        log.count_trimmed(t);
         Ok(t)
     }
 
@@ -728,7 +879,7 @@ impl Topic {
         for part in self.inner.partitions.iter() {
             let mut log = part.log.write();
             let t = log.trim(&limits)?;
-            part.count_trimmed(t);
+            log.count_trimmed(t);
             total.records += t.records;
             total.bytes += t.bytes;
         }
@@ -756,7 +907,7 @@ impl Topic {
         for part in self.inner.partitions.iter() {
             let mut log = part.log.write();
             let t = log.compact()?;
-            part.count_trimmed(t);
+            log.count_trimmed(t);
             total.records += t.records;
             total.bytes += t.bytes;
         }

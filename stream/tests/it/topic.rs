@@ -383,3 +383,45 @@ fn clock_is_used_for_stats_and_clock_accessor() {
     assert_eq!(s.partition_stats.len(), 1);
     assert!(s.to_string().contains("records=0"));
 }
+
+#[test]
+fn copying_appends_share_chunks_and_keep_every_payload_intact() {
+    let topic = Topic::builder("t").partitions(3).build().unwrap();
+    let sub = topic.subscribe("k1*").unwrap();
+    let mut expected = Vec::new();
+    // Enough data to cross many 64 KiB chunks, with a few payloads too big for a chunk.
+    for i in 0..3000u32 {
+        let len = if i % 500 == 0 {
+            20_000
+        } else {
+            (i % 97) as usize
+        };
+        let value: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+        let key = format!("k{}", i % 11);
+        let id = if i % 2 == 0 {
+            topic.append_copy(Some(key.as_bytes()), &value).unwrap()
+        } else {
+            topic
+                .append_batch_copy([(Some(key.as_bytes()), &value[..]), (None, &b"x"[..])])
+                .unwrap()[0]
+        };
+        expected.push((id, key, value));
+    }
+    for (id, key, value) in &expected {
+        let r = &topic.read(id.partition, id.offset, 1).unwrap()[0];
+        assert_eq!(r.key_str(), Some(key.as_str()));
+        assert_eq!(&r.value[..], &value[..]);
+    }
+    assert!(sub.received() + sub.missed() > 0);
+    assert!(
+        sub.drain()
+            .iter()
+            .all(|r| r.key_str().unwrap().starts_with("k1"))
+    );
+    // Dropping the topic frees every chunk; records read earlier stay valid on their own.
+    let kept = topic
+        .read(expected[10].0.partition, expected[10].0.offset, 1)
+        .unwrap();
+    drop(topic);
+    assert_eq!(&kept[0].value[..], &expected[10].2[..]);
+}

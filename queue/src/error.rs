@@ -35,9 +35,9 @@ pub enum Error {
     /// delayed or in flight is left).
     #[error("queue is closed")]
     Closed,
-    /// The receipt does not name a current lease of this queue: the visibility timeout passed (the
-    /// message may have been redelivered to someone else), it was already acked, nacked or
-    /// dead-lettered, or it belongs to another queue.
+    /// The receipt does not name a current lease of this queue: the lease ended at its visibility
+    /// timeout (the message is visible again, or was redelivered to someone else), it was already
+    /// acked, nacked or dead-lettered, or the receipt belongs to another queue.
     #[error("stale receipt for message {0}: the lease expired, was settled, or is another queue's")]
     StaleReceipt(MessageId),
     /// The queue was built with [`no_ack`](crate::QueueBuilder::no_ack): messages are deleted when they

@@ -44,9 +44,11 @@
 //!   visible again at the deadline and is redelivered with a higher receive count. A consumer that
 //!   needs longer calls [`extend`](Queue::extend). [`nack`](Queue::nack) gives a message back at once;
 //!   it is visible again after the [`RetryPolicy`]'s delay (fixed, exponential with a cap, with or
-//!   without jitter). A lease is valid strictly before its deadline; afterwards its receipt is stale,
-//!   and acking with it fails with [`Error::StaleReceipt`], so a slow consumer can never delete a
-//!   message that was meanwhile redelivered to someone else.
+//!   without jitter). Once a message is delivered again, the receipt of the earlier delivery is
+//!   stale: acking, nacking or extending with it fails with [`Error::StaleReceipt`], so a slow consumer
+//!   can never delete a message that was meanwhile redelivered to someone else. As in SQS, a lease
+//!   whose deadline passed is ended when the queue next looks (at the next receive, or `stats()`);
+//!   until then its receipt still works, and an ack deletes the message exactly once.
 //! - **Dead letters.** With [`max_receives`](QueueBuilder::max_receives) set, a message whose
 //!   `max_receives`-th lease ends without an ack moves to the [dead-letter queue](DeadLetters), with
 //!   its attempt count, the last error text and the reason. The DLQ can be inspected and redriven back

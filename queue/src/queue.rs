@@ -3,7 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering as AtomicOrdering,
+};
 use std::time::{Duration, Instant};
 
 use ember_core::clock::{self, Clock, SharedClock, SystemClock};
@@ -203,13 +205,16 @@ impl<T> QueueBuilder<T> {
             inner: Arc::new(Inner {
                 config,
                 clock: self.clock.unwrap_or_else(|| clock::shared(SystemClock)),
-                uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+                uid: NEXT_UID.fetch_add(1, AtomicOrdering::Relaxed),
                 producer: Padded(Mutex::new(Producer::new())),
                 consumer: Padded(Mutex::new(Consumer::new(rng))),
                 removed: Padded(AtomicU64::new(0)),
                 dead: Mutex::new(Default::default()),
                 ready: Default::default(),
                 space: Default::default(),
+                inbox_hint: Padded(AtomicBool::new(false)),
+                ready_sleepers: Padded(AtomicUsize::new(0)),
+                space_sleepers: Padded(AtomicUsize::new(0)),
             }),
         })
     }
@@ -289,25 +294,30 @@ impl<T> Queue<T> {
     // -------------------------------------------------------------------------------------------
     // Sending
 
+    fn try_admit(&self, msg: Message<T>) -> Result<MessageId, (Error, Message<T>)> {
+        let inner = &*self.inner;
+        let mut p = inner.producer.lock();
+        if p.closed {
+            return Err((Error::Closed, msg));
+        }
+        match p.admit(inner, msg) {
+            Admit::Sent(id) => {
+                drop(p);
+                inner.notify_ready();
+                Ok(MessageId(id))
+            }
+            Admit::Duplicate(id) => Ok(MessageId(id)),
+            Admit::Full(m) => Err((Error::Full, m)),
+        }
+    }
+
     fn send_core(&self, mut msg: Message<T>, wait: Wait) -> Result<MessageId, (Error, Message<T>)> {
         let inner = &*self.inner;
         let mut step = 0;
         loop {
-            let seen = inner.space.epoch();
-            {
-                let mut p = inner.producer.lock();
-                if p.closed {
-                    return Err((Error::Closed, msg));
-                }
-                match p.admit(&inner.config, &inner.removed, &*inner.clock, msg) {
-                    Admit::Sent(id) => {
-                        drop(p);
-                        inner.ready.notify_all();
-                        return Ok(MessageId(id));
-                    }
-                    Admit::Duplicate(id) => return Ok(MessageId(id)),
-                    Admit::Full(m) => msg = m,
-                }
+            match self.try_admit(msg) {
+                Err((Error::Full, m)) => msg = m,
+                other => return other,
             }
             let until = match wait {
                 Wait::No => return Err((Error::Full, msg)),
@@ -322,7 +332,20 @@ impl<T> Queue<T> {
             if backoff(&mut step) {
                 continue;
             }
+            // Sleep protocol (see `state`): register, read the epoch, look again, wait.
+            inner.space_sleepers.fetch_add(1, AtomicOrdering::SeqCst);
+            let seen = inner.space.epoch();
+            // Synchronize with every removal so far (they happen under the consumer lock).
+            drop(inner.consumer.lock());
+            match self.try_admit(msg) {
+                Err((Error::Full, m)) => msg = m,
+                other => {
+                    inner.space_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
+                    return other;
+                }
+            }
             inner.space.wait(&*inner.clock, seen, until);
+            inner.space_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
         }
     }
 
@@ -465,7 +488,7 @@ impl<T> Queue<T> {
                     return Err(SendBatchError::new(Error::Closed, ids, unsent));
                 }
                 while let Some(msg) = pending.take().or_else(|| iter.next()) {
-                    match p.admit(&inner.config, &inner.removed, &*inner.clock, msg) {
+                    match p.admit(inner, msg) {
                         Admit::Sent(id) | Admit::Duplicate(id) => ids.push(MessageId(id)),
                         Admit::Full(m) => {
                             pending = Some(m);
@@ -474,7 +497,7 @@ impl<T> Queue<T> {
                     }
                 }
             }
-            inner.ready.notify_all();
+            inner.notify_ready();
             let Some(msg) = pending.take() else {
                 return Ok(ids);
             };
@@ -503,19 +526,26 @@ impl<T> Queue<T> {
     {
         let inner = &*self.inner;
         let mut step = 0;
-        loop {
-            let seen = inner.ready.epoch();
+        let poll = |out: &mut dyn FnMut(Delivery<T>), sleeping: bool| {
             let mut wake = Wake::default();
             let poll = {
                 let mut now = Now::new(&*inner.clock);
                 let mut c = inner.consumer.lock();
-                c.poll(inner, max, &mut now, &mut wake, out)
+                let poll = c.poll(inner, max, sleeping, &mut now, &mut wake, out);
+                if sleeping && poll.got == 0 {
+                    c.register_sleeper(poll.next_event);
+                }
+                poll
             };
             wake.fire(inner);
-            if poll.got > 0 {
-                return Ok(poll.got);
+            poll
+        };
+        loop {
+            let p = poll(out, false);
+            if p.got > 0 {
+                return Ok(p.got);
             }
-            if poll.closed_and_empty {
+            if p.closed_and_empty {
                 return Err(Error::Closed);
             }
             let until = match wait {
@@ -531,9 +561,22 @@ impl<T> Queue<T> {
             if backoff(&mut step) {
                 continue;
             }
+            // Sleep protocol (see `state`): register, read the epoch, look again, wait.
+            inner.ready_sleepers.fetch_add(1, AtomicOrdering::SeqCst);
+            let seen = inner.ready.epoch();
+            let p = poll(out, true);
+            if p.got > 0 || p.closed_and_empty {
+                inner.ready_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
+                return if p.got > 0 {
+                    Ok(p.got)
+                } else {
+                    Err(Error::Closed)
+                };
+            }
             inner
                 .ready
-                .wait(&*inner.clock, seen, earliest(until, poll.next_event));
+                .wait(&*inner.clock, seen, earliest(until, p.next_event));
+            inner.ready_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
         }
     }
 
@@ -755,7 +798,11 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.receive().unwrap_err(), Error::Closed);
     /// ```
     pub fn close(&self) {
-        self.inner.producer.lock().closed = true;
+        {
+            let mut p = self.inner.producer.lock();
+            p.closed = true;
+            self.inner.inbox_hint.store(true, AtomicOrdering::Release);
+        }
         self.inner.space.notify_all();
         self.inner.ready.notify_all();
     }

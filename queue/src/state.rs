@@ -31,12 +31,27 @@
 //! producers) minus `removed` (an atomic counted by consumers); producers re-read `removed` only when
 //! their cached view says the queue is full. Lock order: consumer -> producer, consumer -> dead letters,
 //! dead letters -> producer.
+//!
+//! # Waking
+//!
+//! A thread about to sleep registers in `ready_sleepers` (consumers) or `space_sleepers` (producers),
+//! reads the signal's epoch, then checks the state once more *under the lock that guards the change
+//! it waits for* (a consumer takes the producer lock, a producer takes the consumer lock once), then
+//! waits. Whoever changes the state reads the count after its critical section and notifies only if
+//! someone sleeps. The lock orders the two: either the sleeper's second look comes after the change
+//! and sees it, or the changer's critical section comes after the registration and sees the sleeper.
+//! The common path thus costs a read of a rarely written cache line, not a write to a shared one.
+//! `inbox_hint` (set when the inbox becomes non-empty or the queue closes) only spares consumers
+//! the producer lock when the inbox is empty; the sleep protocol does not rely on it. Sleeping consumers also
+//! wake by themselves at the next delay or lease deadline they know of; `horizon` records the latest
+//! such wake-up time registered, and an operation that creates an earlier event (a lease, an
+//! `extend`, a delayed message) notifies them.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ember_core::clock::{Clock, SharedClock, Signal};
@@ -92,6 +107,12 @@ pub(crate) struct Inner<T> {
     pub(crate) ready: Signal,
     /// Notified when room may have appeared (or the queue closed).
     pub(crate) space: Signal,
+    /// The inbox may be non-empty, or the queue is closed: a consumer must look under the producer lock.
+    pub(crate) inbox_hint: Padded<AtomicBool>,
+    /// Consumers in the sleep protocol.
+    pub(crate) ready_sleepers: Padded<AtomicUsize>,
+    /// Producers in the sleep protocol.
+    pub(crate) space_sleepers: Padded<AtomicUsize>,
 }
 
 /// Which signals to notify once the locks are released.
@@ -102,14 +123,40 @@ pub(crate) struct Wake {
 }
 
 impl Wake {
+    /// Notifies the signals flagged, if anyone sleeps on them. Call after releasing the locks.
     pub(crate) fn fire<T>(self, inner: &Inner<T>) {
-        if self.space {
+        if self.space && inner.space_sleepers.load(Ordering::SeqCst) > 0 {
             inner.space.notify_all();
         }
         if self.ready {
-            inner.ready.notify_all();
+            inner.notify_ready();
         }
     }
+}
+
+impl<T> Inner<T> {
+    /// Wakes sleeping consumers, if any.
+    pub(crate) fn notify_ready(&self) {
+        if self.ready_sleepers.load(Ordering::SeqCst) > 0 {
+            self.ready.notify_all();
+        }
+    }
+
+    /// One more message left the queue. Only called under the consumer lock, so a plain
+    /// read-modify-write suffices (no atomic increment).
+    fn count_removed(&self) {
+        let n = self.removed.load(Ordering::Relaxed);
+        self.removed.store(n + 1, Ordering::Release);
+    }
+}
+
+/// The latest time a sleeping consumer will wake up by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Horizon {
+    /// No consumer registered since the last notification.
+    Nobody,
+    Until(Instant),
+    Forever,
 }
 
 /// The current time, read from the clock at most once per operation and only if needed.
@@ -207,13 +254,8 @@ impl<T> Producer<T> {
     }
 
     /// **Operation: send.** Dedup, capacity, then into the inbox.
-    pub(crate) fn admit(
-        &mut self,
-        config: &Config,
-        removed: &AtomicU64,
-        clock: &dyn Clock,
-        msg: Message<T>,
-    ) -> Admit<T> {
+    pub(crate) fn admit(&mut self, inner: &Inner<T>, msg: Message<T>) -> Admit<T> {
+        let (config, clock) = (&inner.config, &*inner.clock);
         let mut now = Now::new(clock);
         if let Some(key) = &msg.dedup_id {
             let t = now.get();
@@ -223,7 +265,7 @@ impl<T> Producer<T> {
                 return Admit::Duplicate(*id);
             }
         }
-        if !self.has_room(config.capacity, removed) {
+        if !self.has_room(config.capacity, &inner.removed) {
             return Admit::Full(msg);
         }
         let seq = self.next_seq;
@@ -240,6 +282,9 @@ impl<T> Producer<T> {
             Some(after(now.get(), delay))
         };
         self.inbox_plain &= visible_at.is_none() && msg.group.is_none();
+        if self.inbox.is_empty() {
+            inner.inbox_hint.store(true, Ordering::Release);
+        }
         self.inbox.push_back(Entry {
             id: seq,
             seq,
@@ -359,6 +404,7 @@ pub(crate) struct Consumer<T> {
     groups: Groups<T>,
     spare: VecDeque<Entry<T>>,
     rng: SmallRng,
+    horizon: Horizon,
     pub(crate) receives: u64,
     pub(crate) redeliveries: u64,
     pub(crate) acks: u64,
@@ -377,6 +423,7 @@ impl<T> Consumer<T> {
             groups: Groups::new(),
             spare: VecDeque::new(),
             rng,
+            horizon: Horizon::Nobody,
             receives: 0,
             redeliveries: 0,
             acks: 0,
@@ -395,17 +442,55 @@ impl<T> Consumer<T> {
             && self.groups.waiting() == 0
     }
 
+    /// Something became visible: wake sleeping consumers.
+    fn wake_sleepers(&mut self, wake: &mut Wake) {
+        wake.ready = true;
+        self.horizon = Horizon::Nobody;
+    }
+
+    /// Something will happen by itself at `at` (a delay or a lease ends): wake sleeping consumers if
+    /// one of them would otherwise sleep past it.
+    fn note_event(&mut self, at: Instant, wake: &mut Wake) {
+        let later = match self.horizon {
+            Horizon::Nobody => false,
+            Horizon::Until(h) => at < h,
+            Horizon::Forever => true,
+        };
+        if later {
+            self.wake_sleepers(wake);
+        }
+    }
+
+    /// A consumer is about to sleep until `next_event` (or a notification).
+    pub(crate) fn register_sleeper(&mut self, next_event: Option<Instant>) {
+        self.horizon = match (self.horizon, next_event) {
+            (Horizon::Forever, _) | (_, None) => Horizon::Forever,
+            (Horizon::Nobody, Some(t)) => Horizon::Until(t),
+            (Horizon::Until(h), Some(t)) => Horizon::Until(h.max(t)),
+        };
+    }
+
     /// Places a message that may be delivered (it is its group's head, or has no group).
-    fn schedule(&mut self, entry: Entry<T>, now: &mut Now<'_>, in_order: bool) {
+    fn schedule(&mut self, entry: Entry<T>, now: &mut Now<'_>, in_order: bool, wake: &mut Wake) {
         match entry.visible_at {
-            Some(at) if at > now.get() => self.delayed.push(ByTime(entry)),
+            Some(at) if at > now.get() => {
+                self.note_event(at, wake);
+                self.delayed.push(ByTime(entry));
+            }
             _ if in_order => self.fresh.push_back(entry),
             _ => self.back.push(BySeq(entry)),
         }
     }
 
     /// Moves the whole inbox over (not a state change: the messages were already sent).
-    pub(crate) fn drain_inbox(&mut self, p: &mut Producer<T>, now: &mut Now<'_>) {
+    pub(crate) fn drain_inbox(
+        &mut self,
+        inner: &Inner<T>,
+        p: &mut Producer<T>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) {
+        inner.inbox_hint.store(p.closed, Ordering::Relaxed);
         if p.inbox.is_empty() {
             return;
         }
@@ -417,7 +502,7 @@ impl<T> Consumer<T> {
         p.inbox_plain = true;
         while let Some(entry) = self.spare.pop_front() {
             if let Some(entry) = self.groups.admit(entry) {
-                self.schedule(entry, now, true);
+                self.schedule(entry, now, true, wake);
             }
         }
     }
@@ -474,8 +559,8 @@ impl<T> Consumer<T> {
         wake: &mut Wake,
     ) {
         if let Some(next) = self.groups.advance(group) {
-            self.schedule(next, now, false);
-            wake.ready = true;
+            self.schedule(next, now, false, wake);
+            self.wake_sleepers(wake);
         }
     }
 
@@ -498,7 +583,7 @@ impl<T> Consumer<T> {
         }
         let id = crate::message::MessageId(entry.id);
         if inner.config.no_ack {
-            inner.removed.fetch_add(1, Ordering::Release);
+            inner.count_removed();
             wake.space = true;
             if let Some(group) = &entry.group {
                 self.advance_group(group, now, wake);
@@ -523,6 +608,7 @@ impl<T> Consumer<T> {
         let last_error = entry.last_error.clone();
         let receive_count = entry.receive_count;
         let sent_unix_ms = entry.sent_unix_ms;
+        self.note_event(deadline, wake);
         let (slot, lease) = self.leases.insert(entry, deadline);
         Some(Delivery {
             receipt: Receipt {
@@ -540,10 +626,14 @@ impl<T> Consumer<T> {
     }
 
     /// Receives up to `max` messages into `out`.
+    ///
+    /// `look` forces a look at the inbox under the producer lock (the sleep protocol's second look)
+    /// instead of trusting `inbox_hint`.
     pub(crate) fn poll(
         &mut self,
         inner: &Inner<T>,
         max: usize,
+        look: bool,
         now: &mut Now<'_>,
         wake: &mut Wake,
         out: &mut dyn FnMut(Delivery<T>),
@@ -563,9 +653,14 @@ impl<T> Consumer<T> {
             if closed.is_some() {
                 break;
             }
+            if !look && !inner.inbox_hint.load(Ordering::Acquire) {
+                // Empty inbox, not closed (closing sets the hint for good).
+                closed = Some(false);
+                break;
+            }
             let mut p = inner.producer.lock();
             closed = Some(p.closed);
-            self.drain_inbox(&mut p, now);
+            self.drain_inbox(inner, &mut p, now, wake);
         }
         Poll {
             got,
@@ -574,19 +669,13 @@ impl<T> Consumer<T> {
         }
     }
 
-    /// Applies due expiries first (so every consumer operation sees the same state), then validates a
-    /// receipt: it must name a live lease of this queue.
-    fn check(
-        &mut self,
-        inner: &Inner<T>,
-        r: &Receipt,
-        now: &mut Now<'_>,
-        wake: &mut Wake,
-    ) -> Result<()> {
+    /// Validates a receipt: it must name a live lease of this queue. A lease whose deadline passed
+    /// stays live until the queue processes the expiry (at the next receive or stats), as in SQS,
+    /// where a receipt works until the message is received again; this spares a clock read per ack.
+    fn check(&mut self, inner: &Inner<T>, r: &Receipt) -> Result<()> {
         if inner.config.no_ack {
             return Err(Error::NoAck);
         }
-        self.maintain(inner, now, wake);
         if r.queue != inner.uid || self.leases.deadline(r.slot, r.lease).is_none() {
             return Err(Error::StaleReceipt(r.id));
         }
@@ -601,10 +690,10 @@ impl<T> Consumer<T> {
         now: &mut Now<'_>,
         wake: &mut Wake,
     ) -> Result<()> {
-        self.check(inner, r, now, wake)?;
+        self.check(inner, r)?;
         let entry = self.leases.take(r.slot, r.lease).expect("checked");
         self.acks += 1;
-        inner.removed.fetch_add(1, Ordering::Release);
+        inner.count_removed();
         wake.space = true;
         if let Some(group) = &entry.group {
             self.advance_group(group, now, wake);
@@ -621,7 +710,7 @@ impl<T> Consumer<T> {
         now: &mut Now<'_>,
         wake: &mut Wake,
     ) -> Result<NackOutcome> {
-        self.check(inner, r, now, wake)?;
+        self.check(inner, r)?;
         let mut entry = self.leases.take(r.slot, r.lease).expect("checked");
         self.nacks += 1;
         if error.is_some() {
@@ -639,12 +728,13 @@ impl<T> Consumer<T> {
         now: &mut Now<'_>,
         wake: &mut Wake,
     ) -> Result<()> {
-        self.check(inner, r, now, wake)?;
+        self.check(inner, r)?;
         if by.is_zero() {
             let entry = self.leases.take(r.slot, r.lease).expect("checked");
             self.release(inner, entry, Release::Visible, now, wake);
         } else {
             let at = after(now.get(), by);
+            self.note_event(at, wake);
             self.leases.set_deadline(r.slot, r.lease, at);
         }
         Ok(())
@@ -680,8 +770,11 @@ impl<T> Consumer<T> {
         } else {
             Some(after(now.get(), delay))
         };
-        self.schedule(entry, now, false);
-        wake.ready = true;
+        let visible_now = entry.visible_at.is_none();
+        self.schedule(entry, now, false, wake);
+        if visible_now {
+            self.wake_sleepers(wake);
+        }
         NackOutcome::Retry { delay }
     }
 
@@ -706,7 +799,7 @@ impl<T> Consumer<T> {
             dead_lettered_unix_ms: inner.clock.unix_millis(),
         });
         self.dead_lettered += 1;
-        inner.removed.fetch_add(1, Ordering::Release);
+        inner.count_removed();
         wake.space = true;
         if let Some(group) = &group {
             self.advance_group(group, now, wake);
@@ -753,7 +846,7 @@ impl<T> Inner<T> {
         let mut c = self.consumer.lock();
         let pc = {
             let mut p = self.producer.lock();
-            c.drain_inbox(&mut p, &mut now);
+            c.drain_inbox(self, &mut p, &mut now, &mut wake);
             ProducerCounters {
                 sends: p.sends,
                 deduplicated: p.deduplicated,
@@ -816,6 +909,7 @@ pub(crate) fn redrive<T>(
         let seq = p.next_seq;
         p.next_seq += 1;
         p.inbox_plain &= letter.group.is_none();
+        inner.inbox_hint.store(true, Ordering::Release);
         p.inbox.push_back(Entry {
             id: letter.id.0,
             seq,
@@ -834,7 +928,7 @@ pub(crate) fn redrive<T>(
     drop(p);
     drop(dead);
     if moved > 0 {
-        inner.ready.notify_all();
+        inner.notify_ready();
     }
     Ok(moved)
 }

@@ -35,7 +35,7 @@ fn a_leased_message_is_invisible_until_its_timeout() {
 }
 
 #[test]
-fn a_lease_is_valid_strictly_before_its_deadline() {
+fn a_receipt_works_until_the_message_is_received_again() {
     let (clock, b) = manual::<u8>();
     let q = b.visibility_timeout(10 * SEC).build().unwrap();
     q.send(1).unwrap();
@@ -45,9 +45,32 @@ fn a_lease_is_valid_strictly_before_its_deadline() {
     clock.advance(10 * SEC - std::time::Duration::from_nanos(1));
     q.ack(a.receipt()).unwrap();
     clock.advance(std::time::Duration::from_nanos(1));
-    assert_eq!(q.ack(b2.receipt()), Err(Error::StaleReceipt(b2.id())));
-    // The expired one is visible again, not lost.
-    assert_eq!(q.stats().visible, 1);
+    // The deadline has passed but nobody received the message again: as in SQS, the receipt still
+    // works, and the message is deleted exactly once.
+    q.ack(b2.receipt()).unwrap();
+    assert_eq!(q.try_receive().unwrap_err(), Error::Empty);
+    assert_eq!(q.stats().depth(), 0);
+
+    q.send(3).unwrap();
+    let c = q.try_receive().unwrap();
+    clock.advance(10 * SEC);
+    // The next receive processes the expiry and delivers the message again: the old receipt is stale.
+    let again = q.try_receive().unwrap();
+    assert_eq!((again.id(), again.receive_count()), (c.id(), 2));
+    assert_eq!(q.ack(c.receipt()), Err(Error::StaleReceipt(c.id())));
+    q.ack(again.receipt()).unwrap();
+}
+
+#[test]
+fn stats_processes_expiries() {
+    let (clock, b) = manual::<u8>();
+    let q = b.visibility_timeout(10 * SEC).build().unwrap();
+    q.send(1).unwrap();
+    let d = q.try_receive().unwrap();
+    clock.advance(10 * SEC);
+    let s = q.stats();
+    assert_eq!((s.visible, s.in_flight, s.expired), (1, 0, 1));
+    assert_eq!(q.ack(d.receipt()), Err(Error::StaleReceipt(d.id())));
 }
 
 #[test]

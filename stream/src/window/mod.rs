@@ -725,7 +725,7 @@ pub struct WindowStats {
     pub early: u64,
     /// `Retract` results (sessions merged or extended after being emitted).
     pub retractions: u64,
-    /// The watermark.
+    /// The watermark (`u64::MAX - 1`, shown as `end`, after [`finish`](Windower::finish)).
     pub watermark: Option<u64>,
     /// Input partitions known.
     pub partitions: u64,
@@ -735,9 +735,11 @@ pub struct WindowStats {
 
 impl fmt::Display for WindowStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let wm = self
-            .watermark
-            .map_or_else(|| "-".to_string(), |w| w.to_string());
+        let wm = match self.watermark {
+            None => "-".to_string(),
+            Some(w) if w == u64::MAX - 1 => "end".to_string(),
+            Some(w) => w.to_string(),
+        };
         write_fields(
             f,
             &[

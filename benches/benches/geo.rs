@@ -279,7 +279,7 @@ fn bulk_load(c: &mut Criterion) {
     let mut g = configure(c, "geo/bulk_load_1m");
     g.measurement_time(Duration::from_secs(10));
     g.bench_function("ember_geo_u32", |b| {
-        b.iter(|| {
+        b.iter_with_large_drop(|| {
             let index: GeoIndex<u32> = GeoIndex::builder().build().unwrap();
             index
                 .add_many(pts.iter().copied(), AddOptions::new())
@@ -287,7 +287,7 @@ fn bulk_load(c: &mut Criterion) {
             black_box(index)
         })
     });
-    g.bench_function("rstar_3d", |b| b.iter(|| black_box(raw3d(&pts))));
+    g.bench_function("rstar_3d", |b| b.iter_with_large_drop(|| raw3d(&pts)));
     g.finish();
 }
 

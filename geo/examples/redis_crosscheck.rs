@@ -129,8 +129,106 @@ enum Kind {
     MemberRadius20Asc,
 }
 
+/// `--fixture PATH`: records a small data set, queries and Redis's answers as JSON for the test suite
+/// (`tests/it/redis_fixture.json`), so CI checks Redis compatibility without a Redis.
+fn write_fixture(conn: &mut Conn, path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut rng = SmallRng::seed_from_u64(99);
+    let key = "ember-geo-fixture";
+    conn.cmd(&args(&["DEL", key]))?;
+    let mut points = Vec::new();
+    for i in 0..1500 {
+        // Sicily, and a cluster straddling the antimeridian.
+        let (lon, lat): (f64, f64) = if i < 1000 {
+            (rng.random_range(12.0..16.0), rng.random_range(36.5..38.5))
+        } else {
+            let lon: f64 = rng.random_range(179.0..181.0);
+            (
+                if lon > 180.0 { lon - 360.0 } else { lon },
+                rng.random_range(-1.0..1.0),
+            )
+        };
+        // Round to 6 decimals so the JSON text is exactly what Redis parsed.
+        let (lon, lat) = ((lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6);
+        let name = format!("m{i}");
+        conn.cmd(&args(&[
+            "GEOADD",
+            key,
+            &lon.to_string(),
+            &lat.to_string(),
+            &name,
+        ]))?;
+        points.push(serde_json::json!([name, lon, lat]));
+    }
+    let mut queries = Vec::new();
+    for q in 0..200 {
+        let (lon, lat): (f64, f64) = if q % 4 == 3 {
+            (
+                if q % 8 == 3 { 179.9 } else { -179.95 },
+                rng.random_range(-0.5..0.5),
+            )
+        } else {
+            (rng.random_range(12.5..15.5), rng.random_range(36.8..38.2))
+        };
+        let (lon, lat) = ((lon * 1e4).round() / 1e4, (lat * 1e4).round() / 1e4);
+        let mut cmd = args(&["GEOSEARCH", key]);
+        if q % 5 == 0 {
+            cmd.extend(args(&[
+                "FROMMEMBER",
+                &format!("m{}", rng.random_range(0..1500)),
+            ]));
+        } else {
+            cmd.extend(args(&["FROMLONLAT", &lon.to_string(), &lat.to_string()]));
+        }
+        let unit = ["m", "km", "mi", "ft"][q % 4];
+        let scale = match unit {
+            "m" => 1000.0,
+            "km" => 1.0,
+            "mi" => 0.621371,
+            _ => 3280.84,
+        };
+        if q % 3 == 0 {
+            let w = (rng.random_range(2.0..120.0) * scale * 10.0f64).round() / 10.0;
+            let h = (rng.random_range(2.0..120.0) * scale * 10.0f64).round() / 10.0;
+            cmd.extend(args(&["BYBOX", &w.to_string(), &h.to_string(), unit]));
+        } else {
+            let r = (rng.random_range(1.0..60.0) * scale * 10.0f64).round() / 10.0;
+            cmd.extend(args(&["BYRADIUS", &r.to_string(), unit]));
+        }
+        match q % 6 {
+            0 | 1 => cmd.push("ASC".into()),
+            2 => cmd.push("DESC".into()),
+            3 => cmd.extend(args(&["COUNT", "7"])),
+            4 => cmd.extend(args(&["COUNT", "5", "DESC"])),
+            _ => cmd.push("ASC".into()),
+        }
+        cmd.push("WITHDIST".into());
+        let hits = parse_hits(conn.cmd(&cmd)?);
+        queries.push(serde_json::json!({ "cmd": cmd[2..], "expected": hits }));
+    }
+    conn.cmd(&args(&["DEL", key]))?;
+    let doc = serde_json::json!({
+        "note": "Recorded from redis-server 7.0.15 by geo/examples/redis_crosscheck.rs --fixture",
+        "points": points,
+        "queries": queries,
+    });
+    std::fs::write(path, serde_json::to_string(&doc)?)?;
+    println!(
+        "wrote {path}: {} points, {} queries",
+        points.len(),
+        queries.len()
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut argv = std::env::args().skip(1);
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("--fixture") {
+        argv.next();
+        let path = argv.next().ok_or("--fixture needs a path")?;
+        let addr = argv.next().unwrap_or_else(|| "127.0.0.1:6379".into());
+        let mut conn = Conn::connect(&addr)?;
+        return write_fixture(&mut conn, &path);
+    }
     let addr = argv.next().unwrap_or_else(|| "127.0.0.1:6379".into());
     let n: usize = argv.next().map_or(Ok(100_000), |s| s.parse())?;
     let queries: usize = argv.next().map_or(Ok(2000), |s| s.parse())?;

@@ -6,5 +6,6 @@ mod concurrency;
 mod fences;
 mod props;
 mod redis_compat;
+mod redis_fixture;
 mod rules;
 mod ttl;

@@ -61,6 +61,24 @@ fn durable(n: u64, policy: FsyncPolicy) -> Duration {
     t
 }
 
+/// Appends `n` records to a fresh log with `Never`, `batch` records per `append_batch` call.
+fn durable_batched(n: u64, batch: usize) -> Duration {
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let log = open(dir.path(), FsyncPolicy::Never);
+    let records = vec![&RECORD[..]; batch];
+    let start = Instant::now();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(batch as u64) as usize;
+        log.append_batch(records[..k].iter().copied()).unwrap();
+        left -= k as u64;
+    }
+    log.flush().unwrap();
+    let t = start.elapsed();
+    log.sync().unwrap(); // not timed
+    t
+}
+
 /// `threads` appenders share `n` appends on one log.
 fn durable_concurrent(n: u64, threads: u64, policy: FsyncPolicy) -> Duration {
     let dir = tempfile::tempdir_in(bench_dir()).unwrap();
@@ -107,6 +125,9 @@ fn buffered(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("ember_log", "Never"), |b| {
         b.iter_custom(|iters| durable(iters * K, FsyncPolicy::Never))
+    });
+    g.bench_function(BenchmarkId::new("ember_log", "Never_batch_100"), |b| {
+        b.iter_custom(|iters| durable_batched(iters * K, 100))
     });
     g.bench_function(BenchmarkId::new("raw_bufwriter", "sync_every_1000"), |b| {
         b.iter_custom(|iters| raw(iters * K, Some(1000)))

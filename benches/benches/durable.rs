@@ -96,8 +96,10 @@ fn durable_concurrent(n: u64, threads: u64, policy: FsyncPolicy) -> Duration {
             })
         })
         .collect();
-    barrier.wait();
+    // Start the clock before releasing the appenders: if this thread were descheduled right after
+    // the barrier, the appenders would run untimed.
     let start = Instant::now();
+    barrier.wait();
     for h in handles {
         h.join().unwrap();
     }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result, SendBatchError, SendError};
 use crate::message::{Delivery, Message, MessageId, Receipt};
 use crate::retry::RetryPolicy;
 use crate::state::{
-    self, Admit, Config, Consumer, Inner, NackOutcome, Now, Padded, Producer, Wake,
+    self, Admit, Config, Consumer, Inner, NackOutcome, Now, Padded, Producer, Stamp, Wake,
 };
 use crate::stats::QueueStats;
 
@@ -296,11 +296,12 @@ impl<T> Queue<T> {
 
     fn try_admit(&self, msg: Message<T>) -> Result<MessageId, (Error, Message<T>)> {
         let inner = &*self.inner;
+        let stamp = Stamp::for_message(&inner.config, &*inner.clock, &msg);
         let mut p = inner.producer.lock();
         if p.closed {
             return Err((Error::Closed, msg));
         }
-        match p.admit(inner, msg) {
+        match p.admit(inner, msg, stamp) {
             Admit::Sent(id) => {
                 drop(p);
                 inner.notify_ready();
@@ -482,13 +483,14 @@ impl<T> Queue<T> {
         let mut pending: Option<Message<T>> = None;
         loop {
             {
+                let stamp = Stamp::full(&*inner.clock);
                 let mut p = inner.producer.lock();
                 if p.closed {
                     let unsent = pending.into_iter().chain(iter).collect();
                     return Err(SendBatchError::new(Error::Closed, ids, unsent));
                 }
                 while let Some(msg) = pending.take().or_else(|| iter.next()) {
-                    match p.admit(inner, msg) {
+                    match p.admit(inner, msg, stamp) {
                         Admit::Sent(id) | Admit::Duplicate(id) => ids.push(MessageId(id)),
                         Admit::Full(m) => {
                             pending = Some(m);
@@ -529,7 +531,13 @@ impl<T> Queue<T> {
         let poll = |out: &mut dyn FnMut(Delivery<T>), sleeping: bool| {
             let mut wake = Wake::default();
             let poll = {
-                let mut now = Now::new(&*inner.clock);
+                // A lease needs the time; read it before taking the lock.
+                let clock = &*inner.clock;
+                let mut now = if inner.config.no_ack {
+                    Now::new(clock)
+                } else {
+                    Now::at(clock, clock.now())
+                };
                 let mut c = inner.consumer.lock();
                 let poll = c.poll(inner, max, sleeping, &mut now, &mut wake, out);
                 if sleeping && poll.got == 0 {

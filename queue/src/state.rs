@@ -170,8 +170,43 @@ impl<'a> Now<'a> {
         Now { clock, at: None }
     }
 
+    /// A reading taken already.
+    pub(crate) fn at(clock: &'a dyn Clock, at: Instant) -> Self {
+        Now {
+            clock,
+            at: Some(at),
+        }
+    }
+
     pub(crate) fn get(&mut self) -> Instant {
         *self.at.get_or_insert_with(|| self.clock.now())
+    }
+}
+
+/// When a send happened: wall-clock milliseconds, and the monotonic time if the send needs it (a delay
+/// or a dedup id).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp {
+    pub(crate) unix_ms: u64,
+    pub(crate) now: Option<Instant>,
+}
+
+impl Stamp {
+    /// Reads the clock for sending `msg`.
+    pub(crate) fn for_message<T>(config: &Config, clock: &dyn Clock, msg: &Message<T>) -> Self {
+        let needs_now = msg.dedup_id.is_some() || !msg.delay.unwrap_or(config.delay).is_zero();
+        Stamp {
+            unix_ms: clock.unix_millis(),
+            now: needs_now.then(|| clock.now()),
+        }
+    }
+
+    /// Reads the clock once for a run of messages sent together.
+    pub(crate) fn full(clock: &dyn Clock) -> Self {
+        Stamp {
+            unix_ms: clock.unix_millis(),
+            now: Some(clock.now()),
+        }
     }
 }
 
@@ -254,9 +289,15 @@ impl<T> Producer<T> {
     }
 
     /// **Operation: send.** Dedup, capacity, then into the inbox.
-    pub(crate) fn admit(&mut self, inner: &Inner<T>, msg: Message<T>) -> Admit<T> {
-        let (config, clock) = (&inner.config, &*inner.clock);
-        let mut now = Now::new(clock);
+    ///
+    /// `stamp` is the send time, read before taking the producer lock (a clock read is the most
+    /// expensive part of a send; it stays out of the critical section).
+    pub(crate) fn admit(&mut self, inner: &Inner<T>, msg: Message<T>, stamp: Stamp) -> Admit<T> {
+        let config = &inner.config;
+        let mut now = Now {
+            clock: &*inner.clock,
+            at: stamp.now,
+        };
         if let Some(key) = &msg.dedup_id {
             let t = now.get();
             self.dedup.purge(t);
@@ -290,7 +331,7 @@ impl<T> Producer<T> {
             seq,
             body: msg.body,
             visible_at,
-            sent_unix_ms: clock.unix_millis(),
+            sent_unix_ms: stamp.unix_ms,
             receive_count: 0,
             group: msg.group,
             last_error: None,

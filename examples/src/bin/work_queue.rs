@@ -84,9 +84,12 @@ fn main() -> Result<(), Error> {
                     let image = job.body();
                     if image.width >= 4000 {
                         // A big one: ask for more time before starting.
-                        queue
+                        if queue
                             .extend(job.receipt(), Duration::from_secs(10))
-                            .expect("our lease");
+                            .is_err()
+                        {
+                            continue; // too late: the lease ran out and the job will come back
+                        }
                     }
                     let result = if rng.random_range(0..100) < FLAKY_PERCENT {
                         Err("storage timed out".to_string())
@@ -94,17 +97,22 @@ fn main() -> Result<(), Error> {
                         make_thumbnail(image, fixed.load(Ordering::SeqCst))
                     };
                     match result {
-                        Ok(_) => {
-                            queue.ack(job.receipt()).expect("our lease");
-                            thumbnails.fetch_add(1, Ordering::SeqCst);
-                            done += 1;
-                        }
+                        Ok(_) => match queue.ack(job.receipt()) {
+                            Ok(()) => {
+                                thumbnails.fetch_add(1, Ordering::SeqCst);
+                                done += 1;
+                            }
+                            // A worker that stalled past its visibility timeout lost the lease: the
+                            // job was (or will be) delivered again, and the ack is refused.
+                            Err(Error::StaleReceipt(id)) => {
+                                println!("  worker {w}: lease of {id} lost")
+                            }
+                            Err(e) => panic!("worker {w}: {e}"),
+                        },
                         Err(why) => {
                             failed += 1;
-                            let outcome = queue
-                                .nack_with_error(job.receipt(), why.as_str())
-                                .expect("our lease");
-                            if outcome == NackOutcome::DeadLettered {
+                            let outcome = queue.nack_with_error(job.receipt(), why.as_str());
+                            if outcome == Ok(NackOutcome::DeadLettered) {
                                 println!(
                                     "  worker {w}: {} failed {} times ({why}) -> dead-letter queue",
                                     image.name,

@@ -192,3 +192,32 @@ fn many_leases_expire_in_deadline_order_and_compaction_keeps_them() {
     assert_eq!(later.len(), kept.len() - plain);
     assert_eq!(q.stats().expired as usize, kept.len());
 }
+
+/// A receiver asleep until the earliest deadline it knew of learns of an earlier one.
+#[test]
+fn a_sleeping_receiver_is_told_of_an_earlier_deadline() {
+    let (clock, b) = manual::<u8>();
+    let q = b.visibility_timeout(30 * SEC).build().unwrap();
+    q.send(1).unwrap();
+    let held = q.try_receive().unwrap();
+    let q2 = q.clone();
+    let waiter = thread::spawn(move || {
+        q2.receive_timeout(100 * SEC)
+            .map(|d| (*d.body(), d.receive_count()))
+    });
+    parked(&clock, 1); // asleep until the lease's deadline, 30 s away
+    q.extend(held.receipt(), 10 * SEC).unwrap();
+    parked(&clock, 1);
+    clock.advance(10 * SEC);
+    let mut spins = 0;
+    while !waiter.is_finished() && spins < 2_000_000 {
+        thread::yield_now();
+        spins += 1;
+    }
+    let finished = waiter.is_finished();
+    if !finished {
+        clock.advance(90 * SEC); // let it go before failing
+    }
+    assert!(finished, "the receiver slept past the new deadline");
+    assert_eq!(waiter.join().unwrap().unwrap(), (1, 2));
+}

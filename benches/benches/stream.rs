@@ -17,11 +17,54 @@ use std::hint::black_box;
 use std::thread;
 use std::time::Duration;
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use ember_stream::{AutoOffsetReset, Bytes, Message, Retention, Start, Topic};
 
 const RECORD: usize = 100;
 const APPENDS: usize = 20_000;
+
+/// Thread CPU time (from `/proc/thread-self/schedstat`), for the single-threaded append benches: on a
+/// machine shared with other work, wall time mostly measures the scheduler, CPU time measures the code.
+/// Falls back to wall time where the file is missing.
+struct CpuTime {
+    wall: WallTime,
+}
+
+fn thread_cpu_nanos() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = (Option<u64>, std::time::Instant);
+    type Value = u64;
+
+    fn start(&self) -> Self::Intermediate {
+        // Wall time here only as a fallback where schedstat is unavailable (not the component's clock).
+        (thread_cpu_nanos(), std::time::Instant::now())
+    }
+    fn end(&self, (cpu, wall): Self::Intermediate) -> u64 {
+        match (cpu, thread_cpu_nanos()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall.elapsed().as_nanos() as u64,
+        }
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
 
 /// How many records the long-lived logs keep (the steady-state benches).
 const KEEP: usize = 200_000;
@@ -69,7 +112,7 @@ fn steady_topic(partitions: u32) -> Topic {
         .unwrap()
 }
 
-fn group_config(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+fn group_config<M: Measurement>(g: &mut BenchmarkGroup<'_, M>) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
@@ -77,7 +120,7 @@ fn group_config(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::Wa
 }
 
 /// Steady state: long-lived logs that keep the last `KEEP` records, appended to one record at a time.
-fn append_single(c: &mut Criterion) {
+fn append_single<M: Measurement>(c: &mut Criterion<M>) {
     let payload = payload();
     let keys: Vec<Bytes> = (0..64).map(|i| Bytes::from(format!("key-{i}"))).collect();
     let mut g = c.benchmark_group("stream_append_single");
@@ -122,7 +165,7 @@ fn append_single(c: &mut Criterion) {
 }
 
 /// Steady state, batches of 100 records.
-fn append_batch(c: &mut Criterion) {
+fn append_batch<M: Measurement>(c: &mut Criterion<M>) {
     const BATCH: usize = 100;
     let payload = payload();
     let mut g = c.benchmark_group("stream_append_batch");
@@ -157,7 +200,7 @@ fn append_batch(c: &mut Criterion) {
 }
 
 /// Cold: a fresh log per iteration of 20 000 appends (memory growth and page faults included).
-fn append_cold(c: &mut Criterion) {
+fn append_cold<M: Measurement>(c: &mut Criterion<M>) {
     const BATCH: usize = 100;
     let payload = payload();
     let mut g = c.benchmark_group("stream_append_cold");
@@ -200,6 +243,77 @@ fn append_cold(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+/// The steady and cold append benches again, measured in thread CPU time (group names end in `_cpu`).
+fn append_cpu(c: &mut Criterion<CpuTime>) {
+    let payload = payload();
+    for (name, cold) in [
+        ("stream_append_cpu", false),
+        ("stream_append_cold_cpu", true),
+    ] {
+        let mut g = c.benchmark_group(name);
+        group_config(&mut g);
+        let keep = (!cold).then_some(KEEP);
+        let fresh = move || {
+            if cold {
+                Topic::builder("bench").build().unwrap()
+            } else {
+                steady_topic(1)
+            }
+        };
+        let kept = std::cell::RefCell::new(VecLog::new(keep));
+        g.bench_function("vec_log", |b| {
+            b.iter_batched(
+                || {
+                    if cold {
+                        VecLog::new(None)
+                    } else {
+                        std::mem::replace(&mut *kept.borrow_mut(), VecLog::new(None))
+                    }
+                },
+                |mut log| {
+                    for _ in 0..APPENDS {
+                        black_box(log.append(&payload));
+                    }
+                    if cold {
+                        Some(log)
+                    } else {
+                        *kept.borrow_mut() = log;
+                        None
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let steady = fresh();
+        g.bench_function("ember_append_copy", |b| {
+            b.iter_batched(
+                || if cold { fresh() } else { steady.clone() },
+                |topic| {
+                    for _ in 0..APPENDS {
+                        black_box(topic.append_copy(None, &payload).unwrap());
+                    }
+                    topic
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.bench_function("ember_batch100_copy", |b| {
+            b.iter_batched(
+                || if cold { fresh() } else { steady.clone() },
+                |topic| {
+                    for _ in 0..APPENDS / 100 {
+                        let batch = (0..100).map(|_| (None, &payload[..]));
+                        black_box(topic.append_batch_copy(batch).unwrap());
+                    }
+                    topic
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
 }
 
 fn produce_consume(c: &mut Criterion) {
@@ -343,6 +457,10 @@ fn group_read(c: &mut Criterion) {
     g.finish();
 }
 
+fn cpu_time() -> Criterion<CpuTime> {
+    Criterion::default().with_measurement(CpuTime { wall: WallTime })
+}
+
 criterion_group!(
     benches,
     append_single,
@@ -351,4 +469,9 @@ criterion_group!(
     produce_consume,
     group_read
 );
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = cpu_time();
+    targets = append_cpu
+}
+criterion_main!(benches, cpu_benches);

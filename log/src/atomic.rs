@@ -1,6 +1,6 @@
 //! Small files replaced atomically: for persisted metadata such as committed consumer offsets.
 //!
-//! [`write`] puts the bytes in a temporary file in the same directory, fsyncs it, renames it over the
+//! [`write`](write()) puts the bytes in a temporary file in the same directory, fsyncs it, renames it over the
 //! target and fsyncs the directory: after a crash the file holds either the old or the new content,
 //! never a mix, and once `write` returns the new content survives power loss. The content is framed
 //! with a magic, its length and a CRC32C, so [`read`] also detects a damaged file.
@@ -75,7 +75,7 @@ pub fn write(path: &Path, data: &[u8]) -> Result<()> {
     result
 }
 
-/// Reads a file written by [`write`]; `None` if it does not exist.
+/// Reads a file written by [`write`](write()); `None` if it does not exist.
 ///
 /// # Errors
 /// [`Error::Corrupt`] if its framing or CRC is wrong; [`Error::Io`].
@@ -99,10 +99,10 @@ pub fn read(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes[16..].to_vec()))
 }
 
-/// [`write`]s `value` encoded with postcard.
+/// [`write`](write())s `value` encoded with postcard.
 ///
 /// # Errors
-/// [`Error::Codec`] if it cannot be encoded; as [`write`].
+/// [`Error::Codec`] if it cannot be encoded; as [`write`](write()).
 pub fn write_value<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let bytes = postcard::to_allocvec(value).map_err(|source| Error::Codec {
         what: path.display().to_string(),

@@ -292,3 +292,30 @@ fn a_file_that_is_not_a_segment_is_rejected() {
         Err(Error::Corrupt { position: 0, .. })
     ));
 }
+
+#[test]
+fn a_failed_open_leaves_the_directory_openable_and_inspect_prints_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    one_segment(dir.path(), 10);
+    let path = segment_path(dir.path(), 0);
+    let good = fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[(SEGMENT_HEADER_LEN + FRAME + 20) as usize] ^= 0x04;
+    fs::write(&path, &bad).unwrap();
+    assert!(matches!(Log::open(dir.path()), Err(Error::Corrupt { .. })));
+    let text = inspect(dir.path()).unwrap().to_string();
+    assert!(
+        text.contains("DAMAGED") && text.contains(&format!("byte {}", SEGMENT_HEADER_LEN + FRAME)),
+        "{text}"
+    );
+    // the operator restores the file: the failed open did not keep the directory registered
+    fs::write(&path, &good).unwrap();
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.next_offset(), 10);
+    drop(log);
+    let text = inspect(dir.path()).unwrap().to_string();
+    assert!(
+        text.contains("offsets 0..10, 10 records in 1 segments, healthy"),
+        "{text}"
+    );
+}

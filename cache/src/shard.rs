@@ -18,6 +18,12 @@ pub(crate) struct Slot<K, V> {
     pub(crate) value: V,
     hash: u64,
     weight: u32,
+    /// Expiry bookkeeping, boxed so that entries without a deadline stay small (and the hot path of a
+    /// cache without TTL/TTI touches less memory).
+    life: Option<Box<Life>>,
+}
+
+struct Life {
     /// Absolute time-to-live deadline.
     expire_at: Option<Instant>,
     /// Time-to-idle of this entry, and the deadline it gives.
@@ -30,11 +36,12 @@ pub(crate) struct Slot<K, V> {
 impl<K, V> Slot<K, V> {
     #[inline]
     fn has_deadline(&self) -> bool {
-        self.expire_at.is_some() || self.idle_at.is_some()
+        self.life.is_some()
     }
 
     fn deadline(&self) -> Option<Instant> {
-        match (self.expire_at, self.idle_at) {
+        let l = self.life.as_ref()?;
+        match (l.expire_at, l.idle_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -43,6 +50,38 @@ impl<K, V> Slot<K, V> {
     #[inline]
     fn expired(&self, now: Instant) -> bool {
         self.deadline().is_some_and(|d| d <= now)
+    }
+
+    fn timer_at(&self) -> Option<Instant> {
+        self.life.as_ref().and_then(|l| l.timer_at)
+    }
+
+    fn set_timer_at(&mut self, t: Option<Instant>) {
+        if let Some(l) = self.life.as_mut() {
+            l.timer_at = t;
+        }
+    }
+
+    fn touch_idle(&mut self, now: Instant) {
+        if let Some(l) = self.life.as_mut() {
+            if let Some(idle) = l.idle {
+                l.idle_at = now.checked_add(idle);
+            }
+        }
+    }
+
+    fn life_for(times: &Times, timer_at: Option<Instant>) -> Option<Box<Life>> {
+        if times.expire_at.is_none() && times.idle.is_none() {
+            return None;
+        }
+        Some(Box::new(Life {
+            expire_at: times.expire_at,
+            idle: times.idle,
+            idle_at: times
+                .idle
+                .and_then(|i| times.now.and_then(|n| n.checked_add(i))),
+            timer_at,
+        }))
     }
 }
 
@@ -179,9 +218,7 @@ impl<K: Eq, V> Shard<K, V> {
                 self.policy.on_miss(hash);
                 return None;
             }
-            if let Some(idle) = slot.idle {
-                slot.idle_at = now.checked_add(idle);
-            }
+            slot.touch_idle(now);
         }
         self.policy.on_hit(idx, hash);
         self.counters.hits += 1;
@@ -249,11 +286,8 @@ impl<K: Eq, V> Shard<K, V> {
             let old = std::mem::replace(&mut slot.value, value);
             slot.weight = weight;
             if !times.keep {
-                slot.expire_at = times.expire_at;
-                slot.idle = times.idle;
-                slot.idle_at = times
-                    .idle
-                    .and_then(|i| times.now.and_then(|n| n.checked_add(i)));
+                let timer_at = slot.timer_at();
+                slot.life = Slot::<K, V>::life_for(&times, timer_at);
             }
             self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
             self.policy.on_update(idx, hash, old_weight, weight);
@@ -279,12 +313,7 @@ impl<K: Eq, V> Shard<K, V> {
                 value,
                 hash,
                 weight,
-                expire_at: times.expire_at,
-                idle: times.idle,
-                idle_at: times
-                    .idle
-                    .and_then(|i| times.now.and_then(|n| n.checked_add(i))),
-                timer_at: None,
+                life: Slot::<K, V>::life_for(&times, None),
             });
             let slots = &self.slots;
             self.table.insert_unique(hash, idx, |&i| {
@@ -402,10 +431,10 @@ impl<K: Eq, V> Shard<K, V> {
         let Some(deadline) = slot.deadline() else {
             return;
         };
-        if slot.timer_at.is_some_and(|t| t <= deadline) {
+        if slot.timer_at().is_some_and(|t| t <= deadline) {
             return;
         }
-        slot.timer_at = Some(deadline);
+        slot.set_timer_at(Some(deadline));
         self.timers.push(Reverse((deadline, idx)));
         if self.timers.len() > 2 * self.table.len() + 1024 {
             self.rebuild_timers();
@@ -415,7 +444,7 @@ impl<K: Eq, V> Shard<K, V> {
     fn rebuild_timers(&mut self) {
         self.timers.clear();
         for (i, s) in self.slots.iter().enumerate() {
-            if let Some(t) = s.as_ref().and_then(|s| s.timer_at) {
+            if let Some(t) = s.as_ref().and_then(|s| s.timer_at()) {
                 self.timers.push(Reverse((t, i as u32)));
             }
         }
@@ -433,16 +462,16 @@ impl<K: Eq, V> Shard<K, V> {
             let Some(slot) = self.slots[idx as usize].as_mut() else {
                 continue;
             };
-            if slot.timer_at != Some(t) {
+            if slot.timer_at() != Some(t) {
                 continue;
             }
             match slot.deadline() {
                 Some(d) if d <= now => self.remove_idx(idx, RemovalCause::Expired, true, out),
                 Some(d) => {
-                    slot.timer_at = Some(d);
+                    slot.set_timer_at(Some(d));
                     self.timers.push(Reverse((d, idx)));
                 }
-                None => slot.timer_at = None,
+                None => slot.set_timer_at(None),
             }
         }
         n

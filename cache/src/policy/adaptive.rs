@@ -18,6 +18,9 @@ use super::list::{Links, List};
 const WINDOW: u8 = 0;
 const PROBATION: u8 = 1;
 const PROTECTED: u8 = 2;
+const QUEUE_MASK: u8 = 3;
+/// Set by a hit, cleared when the entry's list acts on it.
+const REFERENCED: u8 = 0x80;
 
 const INITIAL_WINDOW: f64 = 0.01;
 const PROTECTED_SHARE: f64 = 0.80;
@@ -99,7 +102,10 @@ impl Adaptive {
     }
 
     fn unlink(&mut self, idx: u32) {
-        let (q, w) = (self.queue[idx as usize], self.weight[idx as usize]);
+        let (q, w) = (
+            self.queue[idx as usize] & QUEUE_MASK,
+            self.weight[idx as usize],
+        );
         let mut list = *self.list(q);
         list.unlink(&mut self.links, idx, w);
         *self.list(q) = list;
@@ -113,10 +119,53 @@ impl Adaptive {
         *self.list(q) = list;
     }
 
+    /// Takes (and clears) the referenced bit of `idx`.
+    #[inline]
+    fn take_ref(&mut self, idx: u32) -> bool {
+        let m = &mut self.queue[idx as usize];
+        let was = *m & REFERENCED != 0;
+        *m &= QUEUE_MASK;
+        was
+    }
+
+    /// The window's eviction candidate, giving referenced entries a second chance (CLOCK): the window
+    /// behaves as an LRU without moving entries on every hit.
+    fn window_tail(&mut self) -> Option<u32> {
+        loop {
+            let c = self.window.back()?;
+            if !self.take_ref(c) {
+                return Some(c);
+            }
+            self.window.move_front(&mut self.links, c);
+        }
+    }
+
+    /// Main's victim: probation's unreferenced tail. A referenced probation entry is promoted to
+    /// protected on the way (the segmented LRU's promotion, done lazily); protected entries get a
+    /// second chance. Falls back to protected when probation is empty.
+    fn main_victim(&mut self) -> Option<u32> {
+        loop {
+            if let Some(v) = self.probation.back() {
+                if !self.take_ref(v) {
+                    return Some(v);
+                }
+                self.unlink(v);
+                self.push(PROTECTED, v);
+                self.demote_protected_overflow();
+            } else {
+                let v = self.protected.back()?;
+                if !self.take_ref(v) {
+                    return Some(v);
+                }
+                self.protected.move_front(&mut self.links, v);
+            }
+        }
+    }
+
     /// Moves window overflow into probation while main has room.
     fn fill_main(&mut self) {
         while self.window.weight > self.window_max() {
-            let Some(c) = self.window.back() else { break };
+            let Some(c) = self.window_tail() else { break };
             if self.main_weight() + u64::from(self.weight[c as usize]) > self.main_max() {
                 break;
             }
@@ -131,6 +180,10 @@ impl Adaptive {
             let Some(v) = self.protected.back() else {
                 break;
             };
+            if self.take_ref(v) {
+                self.protected.move_front(&mut self.links, v);
+                continue;
+            }
             self.unlink(v);
             self.push(PROBATION, v);
         }
@@ -197,9 +250,6 @@ impl Adaptive {
     }
 
     fn record(&mut self, hit: bool) {
-        if !self.climb {
-            return;
-        }
         if let Some(delta) = self.climber.record(hit) {
             let cap = self.capacity as f64;
             self.window_max = (self.window_max + delta).clamp(0.0, cap);
@@ -226,37 +276,41 @@ impl Eviction for Adaptive {
         self.fill_main();
     }
 
+    /// A hit only sets the entry's referenced bit (and counts it in the sketch the first time since
+    /// the bit was last cleared): no list is touched, so hits cost one byte write. The bit is acted on
+    /// when the entry reaches the tail of its list (CLOCK-style second chance and lazy promotion).
     #[inline]
     fn on_hit(&mut self, idx: u32, hash: u64) {
-        self.sketch.increment(hash);
-        match self.queue[idx as usize] {
-            WINDOW => self.window.move_front(&mut self.links, idx),
-            PROBATION => {
-                self.unlink(idx);
-                self.push(PROTECTED, idx);
-                self.demote_protected_overflow();
-            }
-            _ => self.protected.move_front(&mut self.links, idx),
+        let m = &mut self.queue[idx as usize];
+        if *m & REFERENCED == 0 {
+            *m |= REFERENCED;
+            self.sketch.increment(hash);
         }
-        self.record(true);
+        if self.climb {
+            self.record(true);
+        }
     }
 
     #[inline]
     fn on_miss(&mut self, hash: u64) {
-        self.record(false);
+        if self.climb {
+            self.record(false);
+        }
         self.adapt(hash);
     }
 
-    fn on_update(&mut self, idx: u32, hash: u64, _old: u32, new: u32) {
-        self.unlink(idx);
-        self.weight[idx as usize] = new;
-        let q = self.queue[idx as usize];
-        self.push(q, idx);
-        self.sketch.increment(hash);
-        if q == PROTECTED {
-            self.demote_protected_overflow();
+    fn on_update(&mut self, idx: u32, hash: u64, old: u32, new: u32) {
+        if old != new {
+            let q = self.queue[idx as usize] & QUEUE_MASK;
+            self.unlink(idx);
+            self.weight[idx as usize] = new;
+            self.push(q, idx);
+            if q == PROTECTED {
+                self.demote_protected_overflow();
+            }
+            self.fill_main();
         }
-        self.fill_main();
+        self.on_hit(idx, hash);
     }
 
     fn on_remove(&mut self, idx: u32) {
@@ -266,14 +320,14 @@ impl Eviction for Adaptive {
     fn victim(&mut self) -> Option<u32> {
         loop {
             if self.window.weight > self.window_max() {
-                if let Some(c) = self.window.back() {
+                if let Some(c) = self.window_tail() {
                     let cw = u64::from(self.weight[c as usize]);
                     if self.main_weight() + cw <= self.main_max() {
                         self.unlink(c);
                         self.push(PROBATION, c);
                         continue;
                     }
-                    let victim = self.probation.back().or_else(|| self.protected.back());
+                    let victim = self.main_victim();
                     let ch = self.hash[c as usize];
                     let Some(v) = victim else {
                         self.unlink(c);
@@ -293,13 +347,13 @@ impl Eviction for Adaptive {
                     return Some(c);
                 }
             }
-            if let Some(v) = self.probation.back().or_else(|| self.protected.back()) {
+            if let Some(v) = self.main_victim() {
                 self.unlink(v);
                 let h = self.hash[v as usize];
                 self.remember_main(h);
                 return Some(v);
             }
-            let v = self.window.back()?;
+            let v = self.window_tail()?;
             self.unlink(v);
             let h = self.hash[v as usize];
             self.remember_window(h);

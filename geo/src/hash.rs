@@ -81,6 +81,13 @@ pub fn encode(lon: f64, lat: f64) -> Option<u64> {
     encode_ranges(lon, lat, LAT_MIN, LAT_MAX, STEP)
 }
 
+/// The score stored for `(lon, lat)`: latitudes beyond Redis's limits (possible in exact mode with a
+/// wider latitude limit) saturate at the nearest limit. Stable under [`decode`]: re-encoding a cell
+/// centre gives back its score, so the score need not be stored next to the position.
+pub(crate) fn score_of(lon: f64, lat: f64) -> u64 {
+    encode(lon, lat.clamp(LAT_MIN, LAT_MAX)).unwrap_or(0)
+}
+
 /// The centre of the cell a Redis score denotes, clamped to Redis's limits: what `GEOPOS` returns.
 ///
 /// ```
@@ -253,6 +260,31 @@ mod tests {
         let (lon, lat) = decode(encode(-180.0, LAT_MIN).unwrap());
         assert!(lon > -180.0 && lon < -179.9999);
         assert!(lat > LAT_MIN && lat < LAT_MIN + 0.0001);
+    }
+
+    #[test]
+    fn re_encoding_a_cell_centre_gives_the_same_score() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let lon = (x % 3_600_001) as f64 / 10_000.0 - 180.0;
+            let lat = ((x >> 24) % 1_701_023) as f64 / 10_000.0 - 85.05112878;
+            let score = score_of(lon, lat);
+            let (clon, clat) = decode(score);
+            assert_eq!(score_of(clon, clat), score, "{lon},{lat}");
+        }
+        for (lon, lat) in [
+            (180.0, LAT_MAX),
+            (-180.0, LAT_MIN),
+            (180.0, LAT_MIN),
+            (0.0, 0.0),
+        ] {
+            let score = score_of(lon, lat);
+            let (clon, clat) = decode(score);
+            assert_eq!(score_of(clon, clat), score);
+        }
     }
 
     #[test]

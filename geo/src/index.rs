@@ -268,7 +268,6 @@ pub(crate) struct Slot<M, A> {
     pub(crate) member: M,
     pub(crate) lon: f64,
     pub(crate) lat: f64,
-    pub(crate) score: u64,
     pub(crate) attrs: A,
     pub(crate) expires: Option<Instant>,
 }
@@ -381,17 +380,11 @@ impl<M, A> GeoIndex<M, A> {
         }
     }
 
-    /// The stored position of `(lon, lat)` and its Redis score.
-    fn store_position(&self, lon: f64, lat: f64) -> (f64, f64, u64) {
-        // Within Redis's limits a score always exists; beyond them (exact mode with a wider latitude
-        // limit) the score saturates at the nearest Redis latitude.
-        let score = hash::encode(lon, lat.clamp(hash::LAT_MIN, hash::LAT_MAX)).unwrap_or(0);
+    /// The stored position of `(lon, lat)`: as given, or the centre of its Redis cell.
+    fn store_position(&self, lon: f64, lat: f64) -> (f64, f64) {
         match self.mode {
-            Mode::Exact => (lon, lat, score),
-            Mode::Redis => {
-                let (lon, lat) = hash::decode(score);
-                (lon, lat, score)
-            }
+            Mode::Exact => (lon, lat),
+            Mode::Redis => hash::decode(hash::score_of(lon, lat)),
         }
     }
 
@@ -470,6 +463,7 @@ where
             now,
             true,
         );
+        self.count_write(out);
         Ok(out == Written::Added)
     }
 
@@ -495,6 +489,7 @@ where
             now,
             true,
         );
+        self.count_write(out);
         Ok(out == Written::Added)
     }
 
@@ -592,17 +587,24 @@ where
         self.purge_locked(&mut inner, now);
         // A batch as large as the tree is cheaper to apply to the slots and bulk-load afterwards.
         let rebuild = items.len() >= 1024 && items.len() >= inner.tree.size();
-        let mut counted = 0;
+        let (mut added, mut moved, mut rewritten) = (0u64, 0u64, 0u64);
         inner.map.reserve(items.len());
         let spare = inner.free.len();
         inner.slots.reserve(items.len().saturating_sub(spare));
         for (member, lon, lat, attrs) in items {
+            // Counted locally: an atomic per item would serialize the loop's cache-missing stores.
             match self.write_one(&mut inner, member, lon, lat, attrs, options, now, !rebuild) {
-                Written::Added => counted += 1,
-                Written::Moved if options.ch => counted += 1,
-                _ => {}
+                Written::Added => added += 1,
+                Written::Moved => moved += 1,
+                Written::Unchanged => rewritten += 1,
+                Written::Skipped => {}
             }
         }
+        self.counters.added.fetch_add(added, Ordering::Relaxed);
+        self.counters
+            .updated
+            .fetch_add(moved + rewritten, Ordering::Relaxed);
+        let counted = (added + if options.ch { moved } else { 0 }) as usize;
         if rebuild {
             let nodes: Vec<Node<M>> = inner
                 .slots
@@ -610,7 +612,7 @@ where
                 .enumerate()
                 .filter_map(|(i, s)| {
                     s.as_ref()
-                        .map(|s| Node::new(s.member.clone(), s.lon, s.lat, s.score, i as u32))
+                        .map(|s| Node::new(s.member.clone(), s.lon, s.lat, i as u32))
                 })
                 .collect();
             inner.tree = RTree::bulk_load(nodes);
@@ -633,7 +635,7 @@ where
     where
         A: Default,
     {
-        let (slon, slat, score) = self.store_position(lon, lat);
+        let (slon, slat) = self.store_position(lon, lat);
         let new_expiry = options.ttl.or(self.default_ttl).map(|d| now + d);
         let inner = &mut *inner;
         match inner.map.entry(member) {
@@ -660,7 +662,6 @@ where
                 if moved {
                     slot.lon = slon;
                     slot.lat = slat;
-                    slot.score = score;
                     let member = (!inner.fences.is_empty()).then(|| slot.member.clone());
                     if touch_tree {
                         inner.tree.remove_with_selection_function(SelectSlot {
@@ -669,7 +670,7 @@ where
                         });
                         inner
                             .tree
-                            .insert(Node::new(slot.member.clone(), slon, slat, score, id));
+                            .insert(Node::new(slot.member.clone(), slon, slat, id));
                     }
                     if let Some(member) = member {
                         self.fence_check(
@@ -681,7 +682,6 @@ where
                         );
                     }
                 }
-                self.counters.updated.fetch_add(1, Ordering::Relaxed);
                 if moved {
                     Written::Moved
                 } else {
@@ -698,7 +698,6 @@ where
                     member: e.key().clone(),
                     lon: slon,
                     lat: slat,
-                    score,
                     attrs: attrs.unwrap_or_default(),
                     expires: new_expiry,
                 };
@@ -717,9 +716,8 @@ where
                     inner.expiry.insert((at, id));
                 }
                 if let Some(m) = node_member {
-                    inner.tree.insert(Node::new(m, slon, slat, score, id));
+                    inner.tree.insert(Node::new(m, slon, slat, id));
                 }
-                self.counters.added.fetch_add(1, Ordering::Relaxed);
                 if let Some(member) = member {
                     self.fence_check(inner, &member, None, Some((slon, slat)), FenceCause::Moved);
                 }
@@ -883,6 +881,18 @@ where
     }
 }
 
+impl<M, A> GeoIndex<M, A> {
+    fn count_write(&self, written: Written) {
+        match written {
+            Written::Added => self.counters.added.fetch_add(1, Ordering::Relaxed),
+            Written::Moved | Written::Unchanged => {
+                self.counters.updated.fetch_add(1, Ordering::Relaxed)
+            }
+            Written::Skipped => 0,
+        };
+    }
+}
+
 /// What one write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
@@ -974,7 +984,7 @@ where
         let inner = self.inner.read();
         inner
             .lookup(member, self.now_if_ttl(&inner))
-            .map(|s| s.score)
+            .map(|s| hash::score_of(s.lon, s.lat))
     }
 
     /// A copy of the member's attributes. `None` if missing.

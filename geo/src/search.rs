@@ -46,6 +46,7 @@ use rstar::AABB;
 use crate::distance::Unit;
 use crate::error::{Error, Result};
 use crate::fence::validate_polygon;
+use crate::hash::score_of;
 use crate::index::{GeoIndex, Mode};
 use crate::sphere::{Node, chord2_for, rect_envelope, to_xyz};
 
@@ -177,18 +178,35 @@ impl<'a, M, A, Q: ?Sized> Search<'a, M, A, Q> {
 
     /// Members within `radius` of the origin (`BYRADIUS`); distances are reported in `unit`.
     pub fn radius(self, radius: f64, unit: Unit) -> Self {
-        self.set_shape(Shape::Radius { max: radius }, unit)
+        self.set_shape(
+            Shape::Radius {
+                max: unit.to_meters(radius),
+            },
+            unit,
+        )
     }
 
     /// Members in the ring `min ≤ distance ≤ max` around the origin.
     pub fn ring(self, min: f64, max: f64, unit: Unit) -> Self {
-        self.set_shape(Shape::Ring { min, max }, unit)
+        self.set_shape(
+            Shape::Ring {
+                min: unit.to_meters(min),
+                max: unit.to_meters(max),
+            },
+            unit,
+        )
     }
 
     /// Members in a `width` × `height` box centred on the origin (`BYBOX`), with Redis's semantics:
     /// within `height/2` north–south and within `width/2` measured along each point's own latitude.
     pub fn by_box(self, width: f64, height: f64, unit: Unit) -> Self {
-        self.set_shape(Shape::Box { width, height }, unit)
+        self.set_shape(
+            Shape::Box {
+                width: unit.to_meters(width),
+                height: unit.to_meters(height),
+            },
+            unit,
+        )
     }
 
     /// Members strictly inside `polygon` (x = longitude, y = latitude; holes excluded), as geo's
@@ -204,8 +222,8 @@ impl<'a, M, A, Q: ?Sized> Search<'a, M, A, Q> {
         self.set_shape(Shape::Nearest(k), unit)
     }
 
-    /// The unit distances are reported in (set by the shape; for `nearest` and `polygon`, meters unless
-    /// changed here).
+    /// The unit distances are reported in. The shape sets it (radius and box in their own unit, `nearest`
+    /// and `polygon` in meters); calling this afterwards changes only the reported distances.
     pub fn unit(mut self, unit: Unit) -> Self {
         self.unit = unit;
         self
@@ -310,11 +328,11 @@ where
     /// or `nearest(0)`; [`Error::InvalidDistance`] for a negative or NaN radius or side;
     /// [`Error::InvalidCoordinates`] for a bad origin point; [`Error::InvalidPolygon`];
     /// [`Error::MemberNotFound`] when searching from a missing member.
-    pub fn run(self) -> Result<Vec<Hit<M>>> {
+    pub fn run(mut self) -> Result<Vec<Hit<M>>> {
         if let Some(msg) = self.syntax {
             return Err(Error::Syntax(msg));
         }
-        let Some(shape) = self.shape.clone() else {
+        let Some(shape) = self.shape.take() else {
             return Err(Error::Syntax(
                 "exactly one of BYRADIUS and BYBOX can be specified",
             ));
@@ -325,11 +343,10 @@ where
         if self.count == Some(0) || matches!(shape, Shape::Nearest(0)) {
             return Err(Error::Syntax("COUNT must be > 0"));
         }
-        let conv = self.unit.meters();
-        // Validate the shape and convert to meters.
+        // Validate the shape (already in meters).
         let shape = match shape {
             Shape::Radius { max } => Shape::Radius {
-                max: check_distance("radius", max)? * conv,
+                max: check_distance("radius", max)?,
             },
             Shape::Ring { min, max } => {
                 let (min, max) = (
@@ -342,14 +359,11 @@ where
                         value: min,
                     });
                 }
-                Shape::Ring {
-                    min: min * conv,
-                    max: max * conv,
-                }
+                Shape::Ring { min, max }
             }
             Shape::Box { width, height } => Shape::Box {
-                width: check_distance("width", width)? * conv,
-                height: check_distance("height", height)? * conv,
+                width: check_distance("width", width)?,
+                height: check_distance("height", height)?,
             },
             Shape::Polygon(p) => {
                 validate_polygon(&p)?;
@@ -510,7 +524,7 @@ where
                 Order::Desc => found.sort_by(|a, b| by_dist(b, a)),
                 Order::Unsorted => {
                     if index.mode() == Mode::Redis && !self.any {
-                        found.sort_by_key(|f| f.node.score);
+                        found.sort_by_cached_key(|f| score_of(f.node.lon, f.node.lat));
                     }
                 }
             },
@@ -537,7 +551,7 @@ where
                     member: node.member.clone(),
                     distance: self.with_dist.then(|| unit.from_meters(f.dist_m)),
                     position: self.with_coord.then_some((node.lon, node.lat)),
-                    hash: self.with_hash.then_some(node.score),
+                    hash: self.with_hash.then(|| score_of(node.lon, node.lat)),
                 }
             })
             .collect())

@@ -152,6 +152,18 @@ fn units_convert_the_radius_and_the_distances() {
     let d_km = km[1].distance.unwrap();
     assert!((mi[1].distance.unwrap() - d_km / 1.60934).abs() < 1e-9);
     assert!((ft[1].distance.unwrap() - d_km * 1000.0 / 0.3048).abs() < 1e-6);
+    // `unit` after the shape changes only how distances are reported, not the radius.
+    let m = index
+        .search()
+        .from_point(0.0, 0.0)
+        .radius(12.0, Unit::Kilometers)
+        .unit(Unit::Meters)
+        .asc()
+        .with_dist()
+        .run()
+        .unwrap();
+    assert_eq!(names(&m), names(&km));
+    assert!((m[1].distance.unwrap() - d_km * 1000.0).abs() < 1e-6);
 }
 
 #[test]

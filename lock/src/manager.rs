@@ -583,6 +583,18 @@ impl LockManager {
     /// Takes a shared lease, waiting up to `wait`. Readers queue behind a waiting writer, so a stream of
     /// readers cannot starve it.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_lock::{LockManager, Mode};
+    ///
+    /// let locks = LockManager::new();
+    /// let ttl = Duration::from_secs(5);
+    /// let a = locks.acquire_shared("catalog", "reader-a", ttl, Duration::ZERO).unwrap();
+    /// let b = locks.acquire_shared("catalog", "reader-b", ttl, Duration::ZERO).unwrap();
+    /// assert_eq!((a.mode(), b.mode()), (Mode::Shared, Mode::Shared));
+    /// assert_eq!(locks.holders("catalog").len(), 2);
+    /// ```
+    ///
     /// # Errors
     /// As [`acquire`](Self::acquire).
     pub fn acquire_shared(
@@ -719,13 +731,9 @@ impl LockManager {
         count_reject: bool,
     ) -> Result<Lease> {
         if self.inner.separator.is_some_and(|s| resource.contains(s)) {
-            let wait = if count_reject {
-                None
-            } else {
-                Some(Duration::ZERO)
-            };
+            // Ancestors need intention holds: the general path (blocking callers never come here).
             return self
-                .acquire_general(&[(resource, mode)], owner, ttl, wait)
+                .acquire_general(&[(resource, mode)], owner, ttl, None)
                 .and_then(|v| first(v, resource));
         }
         self.check_name(resource)?;
@@ -1178,6 +1186,9 @@ impl LockManager {
     }
 
     /// The live leases on exactly `resource` (not its descendants), oldest grant first.
+    ///
+    /// These are the holders' credentials (an administrator can release or extend them, like
+    /// `redis-cli DEL` on a stuck lock); hand them out with care.
     ///
     /// # Examples
     /// See [`try_acquire_all`](Self::try_acquire_all).

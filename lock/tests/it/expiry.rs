@@ -130,3 +130,16 @@ fn keep_alive_thread_reports_a_lost_lease() {
     wait_until("thread gave up", || handle.error().is_some());
     assert!(matches!(handle.stop(), Err(Error::NotHeld { .. })));
 }
+
+#[test]
+fn keep_alive_hands_back_or_releases_its_lease() {
+    let (clock, locks) = manual();
+    let lease = locks.try_acquire("a", "n1", TTL).unwrap();
+    let keep = KeepAlive::new(&locks, lease, TTL);
+    assert_eq!(keep.next_renewal(), clock.now() + TTL / 3);
+    let lease = keep.into_lease();
+    assert!(locks.is_valid(&lease));
+    let keep = KeepAlive::new(&locks, lease.clone(), TTL);
+    keep.release().unwrap();
+    assert!(!locks.is_valid(&lease));
+}

@@ -261,3 +261,19 @@ fn bad_configuration_is_refused() {
         Err(Error::InvalidTtl { .. })
     ));
 }
+
+#[test]
+fn injected_failures_count_as_missing_grants() {
+    let c = cluster(5);
+    c.nodes[0].fail_next(1);
+    c.nodes[1].fail_next(1);
+    let lease = c.redlock.try_acquire("job", "client-1", TTL).unwrap();
+    assert_eq!(lease.acquired(), 3);
+    // The injected failures were used up: the next round reaches every node.
+    assert_eq!(c.redlock.release(&lease).unwrap(), 3);
+    let lease = c.redlock.try_acquire("job", "client-1", TTL).unwrap();
+    assert_eq!(lease.acquired(), 5);
+    // Node 0: the failed acquire and the second one (no release: it never granted); node 2 also
+    // received the release.
+    assert_eq!((c.nodes[0].calls(), c.nodes[2].calls()), (2, 3));
+}

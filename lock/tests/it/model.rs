@@ -15,6 +15,12 @@ enum Op {
         shared: bool,
         ttl: u64,
     },
+    AcquireAll {
+        a: u8,
+        b: u8,
+        owner: u8,
+        ttl: u64,
+    },
     Release {
         idx: usize,
     },
@@ -31,6 +37,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u8..3, 0u8..3, any::<bool>(), 1u64..60)
             .prop_map(|(res, owner, shared, ttl)| Op::Acquire { res, owner, shared, ttl }),
+        2 => (0u8..3, 0u8..3, 0u8..3, 1u64..60)
+            .prop_map(|(a, b, owner, ttl)| Op::AcquireAll { a, b, owner, ttl }),
         2 => (0usize..16).prop_map(|idx| Op::Release { idx }),
         1 => (0usize..16, 1u64..60).prop_map(|(idx, ttl)| Op::Extend { idx, ttl }),
         2 => (0u64..40).prop_map(|ms| Op::Advance { ms }),
@@ -103,6 +111,32 @@ proptest! {
                                 prop_assert!(conflicting.iter().any(|m| m.owner == by.as_str() && m.deadline == ms(until)));
                             }
                             other => prop_assert!(false, "expected Held, got {:?}", other),
+                        }
+                    }
+                }
+                Op::AcquireAll { a, b, owner, ttl } => {
+                    let names = [format!("r{a}"), format!("r{b}")];
+                    let owner = format!("o{owner}");
+                    let refs = [names[0].as_str(), names[1].as_str()];
+                    let real = locks.try_acquire_all(&refs, owner.as_str(), Duration::from_millis(ttl));
+                    let mut wanted: Vec<String> = names.to_vec();
+                    wanted.sort();
+                    wanted.dedup();
+                    let blocked = wanted.iter().any(|r| !model.live(r).is_empty());
+                    if blocked {
+                        // All or nothing: nothing was taken.
+                        prop_assert!(matches!(real, Err(Error::Held { .. })), "{:?}", real);
+                    } else {
+                        let got = real.expect("model grants all");
+                        prop_assert_eq!(got.len(), wanted.len());
+                        let now = model.now;
+                        for (lease, name) in got.into_iter().zip(&wanted) {
+                            prop_assert_eq!(lease.resource(), name.as_str());
+                            prop_assert_eq!(lease.token(), model.next_token);
+                            let token = model.next_token;
+                            model.live(name).push(M { owner: owner.clone(), token, deadline: now + ttl, shared: false });
+                            model.next_token += 1;
+                            leases.push(lease);
                         }
                     }
                 }

@@ -60,6 +60,7 @@ pub struct Redlock {
     drift_factor: f64,
     drift_min: Duration,
     retry_delay: Duration,
+    backend_timeout: Option<Duration>,
     quorum: usize,
     rng: AtomicU64,
 }
@@ -73,6 +74,7 @@ pub struct RedlockBuilder {
     drift_factor: Option<f64>,
     drift_min: Option<Duration>,
     retry_delay: Option<Duration>,
+    backend_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for RedlockBuilder {
@@ -121,6 +123,15 @@ impl RedlockBuilder {
         self
     }
 
+    /// Treats a backend whose answer took longer than `timeout` (on the clock) as having failed: a
+    /// grant that arrives that late is released again instead of counted. Redis clients use a per-node
+    /// timeout far below the TTL (milliseconds for a 10 s lock) so that one slow node cannot eat the
+    /// validity time. Default: no per-backend limit (only the overall validity rule).
+    pub fn backend_timeout(mut self, timeout: Duration) -> Self {
+        self.backend_timeout = Some(timeout);
+        self
+    }
+
     /// Builds it.
     ///
     /// # Errors
@@ -142,6 +153,7 @@ impl RedlockBuilder {
             drift_factor,
             drift_min: self.drift_min.unwrap_or(Duration::from_millis(2)),
             retry_delay: self.retry_delay.unwrap_or(Duration::from_millis(200)),
+            backend_timeout: self.backend_timeout,
             rng: AtomicU64::new(seed | 1),
         })
     }
@@ -285,7 +297,17 @@ impl Redlock {
         let tokens: Vec<Option<u64>> = self
             .backends
             .iter()
-            .map(|b| b.try_acquire_ttl(&resource, &owner, ttl).ok())
+            .map(|b| {
+                let asked = self.clock.now();
+                let token = b.try_acquire_ttl(&resource, &owner, ttl).ok()?;
+                let took = self.clock.now().saturating_duration_since(asked);
+                if self.backend_timeout.is_some_and(|limit| took > limit) {
+                    // Too late to count: give it back.
+                    let _ = b.release_if_token(&resource, &owner, token);
+                    return None;
+                }
+                Some(token)
+            })
             .collect();
         let acquired = tokens.iter().flatten().count();
         let (elapsed, until) = self.validity(start, ttl);

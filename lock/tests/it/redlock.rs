@@ -277,3 +277,28 @@ fn injected_failures_count_as_missing_grants() {
     // received the release.
     assert_eq!((c.nodes[0].calls(), c.nodes[2].calls()), (2, 3));
 }
+
+#[test]
+fn a_grant_slower_than_the_backend_timeout_is_given_back() {
+    let clock = ManualClock::new();
+    let nodes: Vec<_> = (0..5)
+        .map(|i| {
+            let m = LockManager::builder().clock(clock.clone()).build().unwrap();
+            Arc::new(FaultyBackend::new(format!("node-{i}"), m).with_clock(clock.clone()))
+        })
+        .collect();
+    let redlock = Redlock::builder()
+        .backends(nodes.iter().map(|n| n.clone() as Arc<dyn LockBackend>))
+        .clock(clock.clone())
+        .backend_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    nodes[3].set_latency(Duration::from_millis(200));
+    let lease = redlock.try_acquire("job", "client-1", TTL).unwrap();
+    assert_eq!(lease.acquired(), 4);
+    assert_eq!(lease.tokens()[3], None);
+    // Node 3 granted, but too late: its grant was released again.
+    assert!(nodes[3].inner().holders("job").is_empty());
+    // The slow node's time still counts against validity: 10 s - 0.4 s (two slow calls) - 102 ms.
+    assert_eq!(lease.validity(&clock), Duration::from_millis(9_498));
+}

@@ -13,9 +13,9 @@
 //!   newly owns starts at the group's committed offset, or, when there is none or it was trimmed by
 //!   retention, at the earliest or latest offset as [`AutoOffsetReset`] says. The committed offset is the
 //!   offset of the *next* record to process (Kafka's convention). `commit` stores the member's positions
-//!   (everything returned by `poll` so far); [`commit_offset`](GroupConsumer::commit_offset) stores an
-//!   explicit one. Commits are synchronous: when the call returns the group has them (Kafka's
-//!   `commitSync`). A commit from a member that has not seen the latest rebalance fails with
+//!   (everything returned by `poll` so far); [`commit_sync`](GroupConsumer::commit_sync) and
+//!   [`commit_offset`](GroupConsumer::commit_offset) store explicit ones. Commits are synchronous: when
+//!   the call returns the group has them (Kafka's `commitSync`). A commit from a member that has not seen the latest rebalance fails with
 //!   [`Error::CommitFailed`] (Kafka's generation fencing); it polls again and carries on.
 //! - **Delivery guarantee.** At least once: records polled but not committed when a member crashes or a
 //!   partition moves are delivered again to the next owner. Commit after processing.
@@ -783,32 +783,67 @@ impl GroupConsumer {
     }
 
     /// Commits an explicit position of one partition: `offset` is the next record to process (the last
-    /// processed offset + 1). Kafka's `commitSync(offsets)`.
+    /// processed offset + 1). [`commit_sync`](GroupConsumer::commit_sync) for one partition.
     ///
     /// # Errors
     /// [`Error::CommitFailed`] as for [`commit`](GroupConsumer::commit); [`Error::NotAssigned`] if the
     /// partition is not this member's; [`Error::OffsetOutOfRange`] for an offset past the log end.
-    #[doc(alias = "commit_sync")]
     pub fn commit_offset(&mut self, partition: u32, offset: u64) -> Result<()> {
-        let (earliest, latest) = self.group.topic.offsets(partition)?;
-        if offset > latest {
-            return Err(Error::OffsetOutOfRange {
-                partition,
-                offset,
-                earliest,
-                latest,
-            });
+        self.commit_sync(&[(partition, offset)])
+    }
+
+    /// Commits explicit positions of several partitions at once, all or nothing (Kafka's
+    /// `commitSync(Map<TopicPartition, OffsetAndMetadata>)`): each `offset` is the next record to process.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::{AutoOffsetReset, Topic};
+    /// let topic = Topic::builder("t").partitions(2).build().unwrap();
+    /// for i in 0..10 {
+    ///     topic.append_unkeyed(format!("{i}")).unwrap();
+    /// }
+    /// let group = topic.consumer_group("g").auto_offset_reset(AutoOffsetReset::Earliest).build().unwrap();
+    /// let mut c = group.join("c").unwrap();
+    /// let batch = c.poll(4, Duration::ZERO).unwrap();
+    /// // Processed only the first record of each partition seen: commit exactly that.
+    /// let mut offsets: Vec<(u32, u64)> = Vec::new();
+    /// for r in &batch {
+    ///     if !offsets.iter().any(|(p, _)| *p == r.partition) {
+    ///         offsets.push((r.partition, r.offset + 1));
+    ///     }
+    /// }
+    /// c.commit_sync(&offsets).unwrap();
+    /// assert_eq!(group.committed(0).unwrap(), Some(1));
+    /// ```
+    ///
+    /// # Errors
+    /// Nothing is committed on error: [`Error::CommitFailed`] as for [`commit`](GroupConsumer::commit);
+    /// [`Error::NotAssigned`] if a partition is not this member's; [`Error::OffsetOutOfRange`] for an
+    /// offset past the log end; [`Error::UnknownPartition`].
+    pub fn commit_sync(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
+        for &(partition, offset) in offsets {
+            let (earliest, latest) = self.group.topic.offsets(partition)?;
+            if offset > latest {
+                return Err(Error::OffsetOutOfRange {
+                    partition,
+                    offset,
+                    earliest,
+                    latest,
+                });
+            }
         }
         let now = self.group.topic.clock().now();
         let mut st = self.group.lock_expired();
         self.check_current(&st)?;
-        if !self.assignment.contains(&partition) {
+        if let Some(&(partition, _)) = offsets.iter().find(|(p, _)| !self.assignment.contains(p)) {
             return Err(Error::NotAssigned {
                 member: self.id.to_string(),
                 partition,
             });
         }
-        st.committed[partition as usize] = Some(offset);
+        for &(partition, offset) in offsets {
+            st.committed[partition as usize] = Some(offset);
+        }
         st.commits += 1;
         if let Some(m) = st.members.get_mut(&self.id) {
             m.last_seen = now;

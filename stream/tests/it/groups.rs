@@ -500,3 +500,32 @@ fn concurrent_members_consume_everything_at_least_once() {
     assert_eq!(all.len(), RECORDS, "every record delivered at least once");
     assert_assignment_valid(&g, PARTITIONS);
 }
+
+#[test]
+fn commit_sync_is_all_or_nothing() {
+    let (topic, _) = manual_topic("t", 4);
+    fill(&topic, 40);
+    let g = group(&topic, "g", AutoOffsetReset::Earliest);
+    let mut a = g.join("a").unwrap();
+    let _b = g.join("b").unwrap();
+    a.poll(1, Duration::ZERO).unwrap();
+    assert_eq!(a.assignment(), &[0, 1]);
+    // Partition 2 belongs to b: nothing is committed, not even partition 0.
+    assert!(matches!(
+        a.commit_sync(&[(0, 1), (2, 1)]),
+        Err(Error::NotAssigned { partition: 2, .. })
+    ));
+    assert_eq!(g.committed(0).unwrap(), None);
+    let end = topic.offsets(1).unwrap().1;
+    assert!(matches!(
+        a.commit_sync(&[(0, 1), (1, end + 1)]),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(g.committed(0).unwrap(), None);
+    a.commit_sync(&[(0, 1), (1, end)]).unwrap();
+    assert_eq!(
+        (g.committed(0).unwrap(), g.committed(1).unwrap()),
+        (Some(1), Some(end))
+    );
+    assert_eq!(g.stats().partitions[1].lag, 0);
+}

@@ -25,9 +25,12 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
     TextAnalyzer, TokenStream,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 type Corpus = Vec<(String, String, String)>;
+
+/// Builds a tantivy query on one field from analyzed terms.
+type MakeQuery<'a> = dyn Fn(Field, &[String]) -> Box<dyn TQuery> + 'a;
 
 fn load() -> (Corpus, Vec<String>) {
     if let Some(dir) = ember_core::data::find("ir/scifact") {
@@ -61,7 +64,7 @@ fn load() -> (Corpus, Vec<String>) {
                 .collect()
         })
         .collect();
-    let mut words = |n: usize, rng: &mut SmallRng| -> String {
+    let words = |n: usize, rng: &mut SmallRng| -> String {
         (0..n)
             .map(|_| vocab[rng.random_range(0..vocab.len())].as_str())
             .collect::<Vec<_>>()
@@ -188,7 +191,7 @@ struct Workload {
 fn workloads(raw: &Raw, queries: &[String]) -> Vec<Workload> {
     let mut a = english();
     let fields = [raw.title, raw.text];
-    let per_field = |terms: &[String], make: &dyn Fn(Field, &[String]) -> Box<dyn TQuery>| {
+    let per_field = |terms: &[String], make: &MakeQuery<'_>| {
         let clauses: Vec<(Occur, Box<dyn TQuery>)> = fields
             .iter()
             .map(|&f| (Occur::Should, make(f, terms)))

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use ember_search::Analyzer;
-//! assert_eq!(Analyzer::english().terms("The runners were running"), ["runner", "run"]);
+//! assert_eq!(Analyzer::english().terms("The runners are running"), ["runner", "run"]);
 //! assert_eq!(Analyzer::simple().terms("Café au lait"), ["cafe", "au", "lait"]);
 //! assert_eq!(Analyzer::raw().terms("SKU-42 x"), ["SKU-42 x"]);
 //! ```
@@ -69,7 +69,7 @@ impl Analyzer {
     ///
     /// ```
     /// use ember_search::{Analyzer, Language};
-    /// assert_eq!(Analyzer::language(Language::French).terms("les chanteuses"), ["chanteus"]);
+    /// assert_eq!(Analyzer::language(Language::French).terms("les chanteuses"), ["chanteux"]);
     /// ```
     #[must_use]
     pub fn language(language: Language) -> Self {

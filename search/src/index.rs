@@ -945,6 +945,17 @@ impl Inner {
         Ok(None)
     }
 
+    fn id_of(&self, searcher: &Searcher, addr: DocAddress) -> Result<String> {
+        let seg = searcher.segment_reader(addr.segment_ord);
+        let mut id = String::new();
+        if let Some(col) = seg.fast_fields().str(&self.schema.id)? {
+            if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                col.ord_to_str(ord, &mut id)?;
+            }
+        }
+        Ok(id)
+    }
+
     fn load(&self, searcher: &Searcher, addr: DocAddress) -> Result<Document> {
         let tdoc: TantivyDocument = searcher.doc(addr)?;
         let named = tantivy::Document::to_named_doc(&tdoc, searcher.schema());
@@ -1048,11 +1059,16 @@ impl Inner {
         let mut hits = Vec::with_capacity(page.len());
         for e in page {
             let addr = DocAddress::new(e.segment, e.doc);
-            let full = self.load(&searcher, addr)?;
-            let id = full
-                .get_str(&self.schema.id)
-                .unwrap_or_default()
-                .to_string();
+            // the stored document only when it is wanted: the id comes from its fast column
+            let full = if req.with_docs || !hl_fields.is_empty() {
+                self.load(&searcher, addr)?
+            } else {
+                Document::new()
+            };
+            let id = match full.get_str(&self.schema.id) {
+                Some(id) => id.to_string(),
+                None => self.id_of(&searcher, addr)?,
+            };
             let mut highlights = Vec::new();
             for &ti in &hl_fields {
                 let t = &self.fields.text[ti];

@@ -244,7 +244,6 @@ impl Query {
     }
 
     /// A boolean combination.
-    #[must_use]
     pub fn bool() -> BoolBuilder {
         BoolBuilder::default()
     }

@@ -26,7 +26,7 @@
 //!     .build()
 //!     .unwrap();
 //! assert_eq!(schema.id_field(), "sku");
-//! assert_eq!(schema.fields().count(), 8);
+//! assert_eq!(schema.fields().count(), 7);
 //! ```
 
 use std::collections::HashSet;
@@ -145,7 +145,6 @@ pub struct Schema {
 
 impl Schema {
     /// Starts a schema.
-    #[must_use]
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder::default()
     }

@@ -95,7 +95,7 @@ fn run(args: Args) -> Result<(), String> {
         None => coll.queries.clone(),
     };
     let t = Instant::now();
-    let q = ir::evaluate(&index, &coll, &queries).map_err(|e| e.to_string())?;
+    let q = ir::evaluate(&index, &coll, &queries, args.tolerance).map_err(|e| e.to_string())?;
     println!(
         "searched in {:.2}s ({:.2} ms/query)",
         t.elapsed().as_secs_f64(),

@@ -457,7 +457,8 @@ fn serde_structs_in_and_out() {
 fn bad_documents_get_typed_errors_and_nothing_is_written() {
     let index = products();
     let before = index.stats();
-    let cases: Vec<(Document, fn(&Error) -> bool)> = vec![
+    type Check = fn(&Error) -> bool;
+    let cases: Vec<(Document, Check)> = vec![
         (Document::new().with("title", "no id"), |e| {
             matches!(e, Error::MissingId { .. })
         }),

@@ -196,7 +196,8 @@ pub struct Quality {
     pub queries: usize,
 }
 
-/// Runs `queries` (text searched as typed, no query-string syntax) and scores them against the qrels.
+/// Runs `queries` (text searched as typed, no query-string syntax) with typo tolerance on or off and
+/// scores them against the qrels.
 ///
 /// # Errors
 /// Search errors.
@@ -204,12 +205,14 @@ pub fn evaluate(
     index: &SearchIndex,
     c: &Collection,
     queries: &[(String, String)],
+    typos: bool,
 ) -> ember_search::Result<Quality> {
     let mut ndcg = 0.0;
     let mut recall = 0.0;
     for (qid, text) in queries {
         let res = index.search(
             SearchRequest::new(ember_search::Query::text(text))
+                .typo_tolerance(typos)
                 .limit(100)
                 .with_documents(false),
         )?;

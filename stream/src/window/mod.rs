@@ -2,7 +2,7 @@
 //!
 //! A [`Windower`] consumes timestamped [`Event`]s — from an ember-stream topic or any iterator — groups
 //! them by key into time windows (tumbling, hopping, sliding, session) or count windows, folds each
-//! window with an [`Aggregator`](agg::Aggregator), and emits a [`WindowResult`] when the **watermark**
+//! window with an [`Aggregator`], and emits a [`WindowResult`] when the **watermark**
 //! passes the window's end. Events arriving after that within the **allowed lateness** update the
 //! window (a result marked [`ResultKind::Update`]); later ones go to the **late side output** with the
 //! reason ([`LateEvent`]), never silently dropped.
@@ -45,7 +45,7 @@
 //! `max event time seen - max_out_of_orderness - 1`; the operator's watermark is the minimum over its
 //! partitions and never goes backwards. A watermark `w` asserts that no more events at or before `w`
 //! are expected. A partition that sends nothing for [`idle_timeout`](WindowerBuilder::idle_timeout)
-//! (judged by the [`Clock`](ember_core::Clock)) is *idle* and left out of the minimum until it sends
+//! (judged by the [`Clock`]) is *idle* and left out of the minimum until it sends
 //! again, so one silent partition does not stall every window. Processing time uses the clock's wall
 //! time as the watermark. Call [`tick`](Windower::tick) when no events arrive, so idleness, processing
 //! time and interval early firing are noticed.

@@ -77,6 +77,15 @@
 //! - **`no_ack` mode.** [`no_ack`](QueueBuilder::no_ack) deletes a message as it is received
 //!   (at most once), for fire-and-forget work where a lease is not worth its cost.
 //!
+//! ## Performance
+//!
+//! Producers and consumers take different locks (consumers take the producers' inbox in one swap),
+//! and the fast path writes no shared cache line to wake sleepers. A send reads the clock once (the
+//! message's sent time), a leasing receive once (the visibility deadline), an ack not at all. Batches
+//! ([`send_batch`](Queue::send_batch), [`receive_batch`](Queue::receive_batch),
+//! [`ack_batch`](Queue::ack_batch)) amortize locks and clock reads. See `BENCHMARKS.md` for the figures
+//! against `crossbeam-channel`.
+//!
 //! Unlike SQS, nothing expires by age (there is no retention period): a message stays until it is
 //! acked, dead-lettered or taken. Content-based deduplication is not built in: derive the dedup id from
 //! the body yourself.

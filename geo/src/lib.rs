@@ -57,6 +57,11 @@
 //! suite checks this with property tests centred on ±180° and near the poles). `geo` provides the
 //! haversine and polygon containment.
 //!
+//! A tree node carries a copy of its member, so a search returns hits without touching the member
+//! table (on a million points that is most of the cost of a query). Members are therefore stored
+//! twice: prefer cheap-to-clone member types (integer ids, `Arc<str>`) for large indexes, as every
+//! hit is also a clone. Reads share a read lock and run in parallel; writes take the write lock.
+//!
 //! ## Redis behaviours kept
 //!
 //! Coordinates are validated (longitude −180..180, latitude ±85.05112878 by default, NaN rejected) and
@@ -64,6 +69,10 @@
 //! ft; `count(n)` forces ascending order unless `any()`; `any()` needs a count; searching from a missing
 //! member is an error, an empty index gives an empty result; [`GeoIndex::distance`] is `None` for a
 //! missing member; [`GeoIndex::geohash`] returns Redis's 11-character `GEOHASH`.
+//!
+//! Differences from Redis worth knowing: there is no key (an index is one GEO key); members are typed
+//! values, not byte strings; `GEOSEARCHSTORE` is not offered (collect the hits and `add_many` them);
+//! [`GeoIndex::add`] and friends need `A: Default` for the attributes of new members.
 //!
 //! See [`search`] for the search options, [`fence`] for geofences, [`hash`] for geohashes.
 #![deny(missing_docs)]

@@ -380,11 +380,19 @@ where
             ));
         }
 
-        self.index.purge_due();
         let index = self.index;
         let metric = index.metric;
-        let inner = index.inner.read();
-        let now = index.now_if_ttl(&inner);
+        let mut inner = index.inner.read();
+        let mut now = index.now_if_ttl(&inner);
+        if let (Some(t), Some(&(first, _))) = (now, inner.expiry.first()) {
+            if first <= t {
+                // Something is due: purge it (emitting fence exits) before searching.
+                drop(inner);
+                index.purge_due();
+                inner = index.inner.read();
+                now = index.now_if_ttl(&inner);
+            }
+        }
         let centre = match (&self.origin, &shape) {
             (Some(Origin::Point(lon, lat)), _) => (*lon, *lat),
             (Some(Origin::Member(m)), _) => {
@@ -399,7 +407,7 @@ where
         };
         let centre_xyz = to_xyz(centre.0, centre.1);
         let limit = if self.any { self.count } else { None };
-        let mut found: Vec<Found<'_, M>> = Vec::new();
+        let mut found: Vec<Found<'_, M>> = Vec::with_capacity(16);
         // The member table is only consulted when TTLs or a filter need it.
         let check_slot = now.is_some() || self.filter.is_some();
         let mut examined = 0u64;

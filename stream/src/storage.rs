@@ -41,10 +41,21 @@ pub struct StoredRecord {
     pub append_millis: u64,
 }
 
-impl StoredRecord {
-    fn size(&self) -> u64 {
-        self.record.size() as u64
-    }
+/// A record to append whose key and value are borrowed: see [`PartitionStorage::append_copy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopiedRecord<'a> {
+    /// The partition.
+    pub partition: u32,
+    /// Its offset (the storage's `next_offset()`).
+    pub offset: u64,
+    /// Its timestamp, in Unix milliseconds.
+    pub timestamp: u64,
+    /// When the topic appended it, in Unix milliseconds.
+    pub append_millis: u64,
+    /// The key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The value.
+    pub value: &'a [u8],
 }
 
 /// The limits a [`PartitionStorage::trim`] enforces, each optional. A storage removes records from the
@@ -81,6 +92,26 @@ pub trait PartitionStorage: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) if the record could not be stored.
     fn append(&mut self, record: StoredRecord) -> Result<()>;
+
+    /// Appends one record whose key and value are borrowed (from [`Topic::append_copy`](crate::Topic::append_copy)):
+    /// the storage copies them to wherever it keeps data. The default copies them into new [`Bytes`]
+    /// and calls [`append`](PartitionStorage::append).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) if the record could not be stored.
+    fn append_copy(&mut self, record: CopiedRecord<'_>) -> Result<()> {
+        self.append(StoredRecord {
+            record: Record {
+                partition: record.partition,
+                offset: record.offset,
+                timestamp: record.timestamp,
+                key: record.key.map(Bytes::copy_from_slice),
+                value: Bytes::copy_from_slice(record.value),
+                headers: Vec::new(),
+            },
+            append_millis: record.append_millis,
+        })
+    }
 
     /// Pushes onto `out`, in offset order, at most `max` records whose offset is `>= from`.
     ///
@@ -128,6 +159,12 @@ pub trait PartitionStorage: Send + Sync + fmt::Debug {
 
 /// The default storage: records in a `VecDeque` in offset order.
 ///
+/// Payloads handed over as [`Bytes`] are kept as they are (shared, no copy). Payloads appended from
+/// borrowed slices ([`append_copy`](PartitionStorage::append_copy)) are copied into 256 KiB segments,
+/// like a log's bytes: no allocation and no reference count per record. A record in a sealed segment is
+/// read as a slice of it (shared); a record in the segment still being written is copied out on read.
+/// A segment is freed when retention has removed all its records.
+///
 /// Reads find their start in O(1) while offsets are dense and by binary search after compaction made
 /// gaps; trimming the head is O(records removed).
 ///
@@ -138,11 +175,75 @@ pub trait PartitionStorage: Send + Sync + fmt::Debug {
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    records: VecDeque<StoredRecord>,
+    slots: VecDeque<Slot>,
     /// The log start offset: moved by trimming, not by compaction.
     start: u64,
     next_offset: u64,
     bytes: u64,
+    /// The segment being written, its id and the last offset written into it.
+    active: Vec<u8>,
+    active_id: u64,
+    active_last: u64,
+    /// Sealed segments, oldest first, with consecutive ids.
+    sealed: VecDeque<Sealed>,
+}
+
+const SEGMENT: usize = 256 * 1024;
+const NO_KEY: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Sealed {
+    id: u64,
+    last_offset: u64,
+    data: Bytes,
+}
+
+#[derive(Debug)]
+enum Payload {
+    Shared {
+        key: Option<Bytes>,
+        value: Bytes,
+    },
+    Inline {
+        segment: u64,
+        start: u32,
+        key_len: u32,
+        value_len: u32,
+    },
+}
+
+#[derive(Debug)]
+struct Slot {
+    offset: u64,
+    timestamp: u64,
+    append_millis: u64,
+    partition: u32,
+    payload: Payload,
+    headers: Vec<crate::record::Header>,
+}
+
+impl Slot {
+    fn size(&self) -> u64 {
+        let payload = match &self.payload {
+            Payload::Shared { key, value } => key.as_ref().map_or(0, Bytes::len) + value.len(),
+            Payload::Inline {
+                key_len, value_len, ..
+            } => {
+                (if *key_len == NO_KEY {
+                    0
+                } else {
+                    *key_len as usize
+                }) + *value_len as usize
+            }
+        };
+        let headers: usize = self.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        (payload + headers) as u64
+    }
+}
+
+enum Segment<'a> {
+    Active(&'a [u8]),
+    Sealed(&'a Bytes),
 }
 
 impl MemoryStorage {
@@ -153,36 +254,178 @@ impl MemoryStorage {
     }
 
     fn start_index(&self, from: u64) -> usize {
-        let Some(first) = self.records.front() else {
+        let Some(first) = self.slots.front() else {
             return 0;
         };
-        if from <= first.record.offset {
+        if from <= first.offset {
             return 0;
         }
-        let guess = (from - first.record.offset) as usize;
-        if guess < self.records.len() && self.records[guess].record.offset == from {
+        let guess = (from - first.offset) as usize;
+        if guess < self.slots.len() && self.slots[guess].offset == from {
             return guess;
         }
-        self.records.partition_point(|r| r.record.offset < from)
+        self.slots.partition_point(|r| r.offset < from)
+    }
+
+    fn segment(&self, id: u64) -> Segment<'_> {
+        if id == self.active_id {
+            return Segment::Active(&self.active);
+        }
+        let first = self.sealed.front().map_or(0, |s| s.id);
+        Segment::Sealed(&self.sealed[(id - first) as usize].data)
+    }
+
+    fn slice(&self, segment: u64, start: u32, len: u32) -> Bytes {
+        let range = start as usize..start as usize + len as usize;
+        match self.segment(segment) {
+            Segment::Active(data) => Bytes::copy_from_slice(&data[range]),
+            Segment::Sealed(data) => data.slice(range),
+        }
+    }
+
+    fn key_of<'a>(&'a self, slot: &'a Slot) -> Option<&'a [u8]> {
+        match &slot.payload {
+            Payload::Shared { key, .. } => key.as_deref(),
+            Payload::Inline {
+                segment,
+                start,
+                key_len,
+                ..
+            } => {
+                if *key_len == NO_KEY {
+                    return None;
+                }
+                let range = *start as usize..(*start + *key_len) as usize;
+                Some(match self.segment(*segment) {
+                    Segment::Active(data) => &data[range],
+                    Segment::Sealed(data) => &data[range],
+                })
+            }
+        }
+    }
+
+    fn materialize(&self, slot: &Slot) -> Record {
+        let (key, value) = match &slot.payload {
+            Payload::Shared { key, value } => (key.clone(), value.clone()),
+            Payload::Inline {
+                segment,
+                start,
+                key_len,
+                value_len,
+            } => {
+                let (key, value_start) = if *key_len == NO_KEY {
+                    (None, *start)
+                } else {
+                    (
+                        Some(self.slice(*segment, *start, *key_len)),
+                        *start + *key_len,
+                    )
+                };
+                (key, self.slice(*segment, value_start, *value_len))
+            }
+        };
+        Record {
+            partition: slot.partition,
+            offset: slot.offset,
+            timestamp: slot.timestamp,
+            key,
+            value,
+            headers: slot.headers.clone(),
+        }
+    }
+
+    fn push(&mut self, slot: Slot) {
+        debug_assert_eq!(slot.offset, self.next_offset);
+        self.next_offset = slot.offset + 1;
+        self.bytes += slot.size();
+        self.slots.push_back(slot);
+    }
+
+    /// Frees the segments no remaining record points into.
+    fn release_segments(&mut self) {
+        let first = self.slots.front().map_or(self.next_offset, |s| s.offset);
+        while self.sealed.front().is_some_and(|s| s.last_offset < first) {
+            self.sealed.pop_front();
+        }
+        if self.active_last < first && !self.active.is_empty() {
+            self.active.clear();
+        }
     }
 }
 
 impl PartitionStorage for MemoryStorage {
     fn append(&mut self, record: StoredRecord) -> Result<()> {
-        debug_assert_eq!(record.record.offset, self.next_offset);
-        self.next_offset = record.record.offset + 1;
-        self.bytes += record.size();
-        self.records.push_back(record);
+        let StoredRecord {
+            record,
+            append_millis,
+        } = record;
+        self.push(Slot {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            append_millis,
+            partition: record.partition,
+            payload: Payload::Shared {
+                key: record.key,
+                value: record.value,
+            },
+            headers: record.headers,
+        });
+        Ok(())
+    }
+
+    fn append_copy(&mut self, record: CopiedRecord<'_>) -> Result<()> {
+        let key_len = record.key.map_or(0, <[u8]>::len);
+        let total = key_len + record.value.len();
+        let payload = if total > SEGMENT / 8 {
+            Payload::Shared {
+                key: record.key.map(Bytes::copy_from_slice),
+                value: Bytes::copy_from_slice(record.value),
+            }
+        } else {
+            if self.active.len() + total > self.active.capacity() {
+                if !self.active.is_empty() {
+                    let full = std::mem::replace(&mut self.active, Vec::with_capacity(SEGMENT));
+                    self.sealed.push_back(Sealed {
+                        id: self.active_id,
+                        last_offset: self.active_last,
+                        data: Bytes::from(full),
+                    });
+                    self.active_id += 1;
+                } else {
+                    self.active.reserve_exact(SEGMENT);
+                }
+            }
+            let start = self.active.len() as u32;
+            if let Some(key) = record.key {
+                self.active.extend_from_slice(key);
+            }
+            self.active.extend_from_slice(record.value);
+            self.active_last = record.offset;
+            Payload::Inline {
+                segment: self.active_id,
+                start,
+                key_len: record.key.map_or(NO_KEY, |k| k.len() as u32),
+                value_len: record.value.len() as u32,
+            }
+        };
+        self.push(Slot {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            append_millis: record.append_millis,
+            partition: record.partition,
+            payload,
+            headers: Vec::new(),
+        });
         Ok(())
     }
 
     fn read(&self, from: u64, max: usize, out: &mut Vec<Record>) -> Result<()> {
         let start = self.start_index(from);
         out.extend(
-            self.records
+            self.slots
                 .range(start..)
                 .take(max)
-                .map(|r| r.record.clone()),
+                .map(|s| self.materialize(s)),
         );
         Ok(())
     }
@@ -196,7 +439,7 @@ impl PartitionStorage for MemoryStorage {
     }
 
     fn len(&self) -> u64 {
-        self.records.len() as u64
+        self.slots.len() as u64
     }
 
     fn bytes(&self) -> u64 {
@@ -204,52 +447,53 @@ impl PartitionStorage for MemoryStorage {
     }
 
     fn head_append_millis(&self) -> Option<u64> {
-        self.records.front().map(|r| r.append_millis)
+        self.slots.front().map(|r| r.append_millis)
     }
 
     fn trim(&mut self, limits: &TrimLimits) -> Result<Trimmed> {
         let mut trimmed = Trimmed::default();
-        while let Some(head) = self.records.front() {
+        while let Some(head) = self.slots.front() {
             let over = limits
                 .max_records
-                .is_some_and(|m| self.records.len() as u64 > m)
+                .is_some_and(|m| self.slots.len() as u64 > m)
                 || limits.max_bytes.is_some_and(|m| self.bytes > m)
                 || limits
                     .min_append_millis
                     .is_some_and(|t| head.append_millis < t)
-                || limits.min_offset.is_some_and(|o| head.record.offset < o);
+                || limits.min_offset.is_some_and(|o| head.offset < o);
             if !over {
                 break;
             }
             let size = head.size();
-            self.records.pop_front();
+            self.slots.pop_front();
             self.bytes -= size;
             trimmed.records += 1;
             trimmed.bytes += size;
         }
         if trimmed.records > 0 {
-            self.start = self
-                .records
-                .front()
-                .map_or(self.next_offset, |r| r.record.offset);
+            self.start = self.slots.front().map_or(self.next_offset, |r| r.offset);
+            self.release_segments();
         }
         Ok(trimmed)
     }
 
     fn compact(&mut self) -> Result<Trimmed> {
-        let mut seen: HashSet<Bytes> = HashSet::new();
-        let mut keep = vec![true; self.records.len()];
-        for (i, r) in self.records.iter().enumerate().rev() {
-            if let Some(key) = &r.record.key {
-                if !seen.insert(key.clone()) {
-                    keep[i] = false;
+        let keep: Vec<bool> = {
+            let mut seen: HashSet<&[u8]> = HashSet::new();
+            let mut keep = vec![true; self.slots.len()];
+            for (i, slot) in self.slots.iter().enumerate().rev() {
+                if let Some(key) = self.key_of(slot) {
+                    if !seen.insert(key) {
+                        keep[i] = false;
+                    }
                 }
             }
-        }
+            keep
+        };
         let mut trimmed = Trimmed::default();
         let mut i = 0;
         let bytes = &mut self.bytes;
-        self.records.retain(|r| {
+        self.slots.retain(|r| {
             let k = keep[i];
             i += 1;
             if !k {
@@ -345,6 +589,68 @@ mod tests {
         .unwrap();
         assert!(s.is_empty());
         assert_eq!((s.earliest(), s.next_offset()), (10, 10));
+    }
+
+    #[test]
+    fn copied_payloads_span_segments_and_segments_are_freed_by_trim() {
+        let mut s = MemoryStorage::new();
+        let value = vec![7u8; 1000];
+        let n = 6 * SEGMENT as u64 / 1000;
+        for i in 0..n {
+            let key = format!("k{}", i % 5);
+            s.append_copy(CopiedRecord {
+                partition: 3,
+                offset: i,
+                timestamp: i,
+                append_millis: i,
+                key: (i % 2 == 0).then_some(key.as_bytes()),
+                value: &value[..(i % 1000) as usize],
+            })
+            .unwrap();
+        }
+        assert!(s.sealed.len() >= 2);
+        let mut out = Vec::new();
+        s.read(0, usize::MAX, &mut out).unwrap();
+        for r in &out {
+            assert_eq!(r.partition, 3);
+            assert_eq!(r.value.len() as u64, r.offset % 1000);
+            assert_eq!(r.key.is_some(), r.offset % 2 == 0);
+            if let Some(k) = &r.key {
+                assert_eq!(&k[..], format!("k{}", r.offset % 5).as_bytes());
+            }
+        }
+        let sealed = s.sealed.len();
+        s.trim(&TrimLimits {
+            min_offset: Some(n - 10),
+            ..TrimLimits::default()
+        })
+        .unwrap();
+        assert!(
+            s.sealed.len() < sealed,
+            "segments without records are freed"
+        );
+        s.trim(&TrimLimits {
+            max_records: Some(0),
+            ..TrimLimits::default()
+        })
+        .unwrap();
+        assert!(s.sealed.is_empty() && s.active.is_empty());
+        // Copied and shared records compact together.
+        let mut c = MemoryStorage::new();
+        for (i, k) in ["a", "b", "a"].iter().enumerate() {
+            c.append_copy(CopiedRecord {
+                partition: 0,
+                offset: i as u64,
+                timestamp: 0,
+                append_millis: 0,
+                key: Some(k.as_bytes()),
+                value: b"v",
+            })
+            .unwrap();
+        }
+        c.append(rec(3, Some("b"), "w", 0)).unwrap();
+        assert_eq!(c.compact().unwrap().records, 2);
+        assert_eq!(offsets(&c, 0, 10), vec![2, 3]);
     }
 
     #[test]

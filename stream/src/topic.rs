@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use ember_core::clock::{Clock, SharedClock, Signal, SystemClock, WaitOutcome};
 use ember_core::partition::{HashPartitioner, Partitioner};
 use hashbrown::HashMap;
@@ -16,7 +15,9 @@ use crate::group::GroupShared;
 use crate::pending::WorkGroupShared;
 use crate::pubsub::PubSub;
 use crate::record::{Bytes, Message, NewRecord, Record, RecordId};
-use crate::storage::{MemoryStorage, PartitionStorage, StoredRecord, TrimLimits, Trimmed};
+use crate::storage::{
+    CopiedRecord, MemoryStorage, PartitionStorage, StoredRecord, TrimLimits, Trimmed,
+};
 
 /// How unkeyed records are spread over partitions.
 ///
@@ -225,7 +226,6 @@ impl TopicBuilder {
                         appended: 0,
                         appended_bytes: 0,
                         trimmed: 0,
-                        arena: BytesMut::new(),
                     }),
                 })
             })
@@ -262,31 +262,11 @@ pub(crate) struct PartitionLog {
     pub(crate) appended: u64,
     pub(crate) appended_bytes: u64,
     pub(crate) trimmed: u64,
-    /// Where copied payloads go (Kafka's producer batches records in a buffer the same way): one
-    /// allocation per chunk instead of one per record. Each record's `Bytes` keeps its chunk alive.
-    arena: BytesMut,
 }
-
-/// The size of an arena chunk; larger payloads get their own allocation.
-const ARENA_CHUNK: usize = 64 * 1024;
 
 impl PartitionLog {
     fn count_trimmed(&mut self, t: Trimmed) {
         self.trimmed += t.records;
-    }
-
-    fn copy_in(&mut self, data: &[u8]) -> Bytes {
-        if data.is_empty() {
-            return Bytes::new();
-        }
-        if data.len() > ARENA_CHUNK / 8 {
-            return Bytes::copy_from_slice(data);
-        }
-        if self.arena.capacity() < data.len() {
-            self.arena = BytesMut::with_capacity(ARENA_CHUNK);
-        }
-        self.arena.extend_from_slice(data);
-        self.arena.split().freeze()
     }
 }
 
@@ -474,9 +454,9 @@ impl Topic {
         Ok(RecordId::new(p, offset))
     }
 
-    /// Appends one record, copying key and value from borrowed slices into a buffer the partition
-    /// shares between many records (like Kafka's producer batches): no allocation per record. `key`
-    /// `None` is an unkeyed record.
+    /// Appends one record, copying key and value from borrowed slices into the partition's storage
+    /// (the in-memory storage writes them into large segments, like a log's bytes: no allocation per
+    /// record). `key` `None` is an unkeyed record.
     ///
     /// ```
     /// use ember_stream::Topic;
@@ -497,13 +477,7 @@ impl Topic {
         let publish = self.inner.pubsub.active();
         let part = &self.inner.partitions[p as usize];
         let mut log = part.log.write();
-        let record = NewRecord {
-            key: key.map(|k| log.copy_in(k)),
-            value: log.copy_in(value),
-            headers: Vec::new(),
-            timestamp: None,
-        };
-        let offset = self.push(p, &mut log, record, now, publish)?;
+        let offset = self.push_copy(p, &mut log, key, value, now, publish)?;
         self.after_append(&mut log, now)?;
         drop(log);
         self.inner.signal.notify_all();
@@ -548,13 +522,7 @@ impl Topic {
             let mut log = part.log.write();
             for i in items {
                 let (key, value) = records[i];
-                let record = NewRecord {
-                    key: key.map(|k| log.copy_in(k)),
-                    value: log.copy_in(value),
-                    headers: Vec::new(),
-                    timestamp: None,
-                };
-                ids[i] = RecordId::new(p, self.push(p, &mut log, record, now, publish)?);
+                ids[i] = RecordId::new(p, self.push_copy(p, &mut log, key, value, now, publish)?);
             }
             self.after_append(&mut log, now)
         };
@@ -674,6 +642,41 @@ impl Topic {
         })?;
         log.appended += 1;
         log.appended_bytes += size;
+        Ok(offset)
+    }
+
+    /// Appends one record copied from borrowed slices under the partition's write lock.
+    #[inline]
+    fn push_copy(
+        &self,
+        p: u32,
+        log: &mut PartitionLog,
+        key: Option<&[u8]>,
+        value: &[u8],
+        now: u64,
+        publish: bool,
+    ) -> Result<u64> {
+        let offset = log.next_offset();
+        if publish {
+            self.inner.pubsub.publish(&Record {
+                partition: p,
+                offset,
+                timestamp: now,
+                key: key.map(Bytes::copy_from_slice),
+                value: Bytes::copy_from_slice(value),
+                headers: Vec::new(),
+            });
+        }
+        log.append_copy(CopiedRecord {
+            partition: p,
+            offset,
+            timestamp: now,
+            append_millis: now,
+            key,
+            value,
+        })?;
+        log.appended += 1;
+        log.appended_bytes += (key.map_or(0, <[u8]>::len) + value.len()) as u64;
         Ok(offset)
     }
 

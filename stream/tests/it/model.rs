@@ -132,7 +132,14 @@ fn run(ops: Vec<Op>) {
                 let p = model.place(key, &mut None);
                 let offset = model.parts[p as usize].push(key, value);
                 model.parts[p as usize].enforce();
-                let id = topic.send(msg(key, value)).unwrap();
+                let id = if value % 2 == 0 {
+                    topic.send(msg(key, value)).unwrap()
+                } else {
+                    let bytes = value.to_be_bytes();
+                    topic
+                        .append_copy(key.as_ref().map(std::slice::from_ref), &bytes)
+                        .unwrap()
+                };
                 assert_eq!((id.partition, id.offset), (p, offset));
             }
             Op::Batch(items) => {
@@ -145,9 +152,23 @@ fn run(ops: Vec<Op>) {
                 for part in &mut model.parts {
                     part.enforce();
                 }
-                let ids = topic
-                    .append_batch(items.iter().map(|&(k, v)| msg(k, v)))
-                    .unwrap();
+                let ids = if items.first().is_some_and(|(_, v)| v % 2 == 0) {
+                    topic
+                        .append_batch(items.iter().map(|&(k, v)| msg(k, v)))
+                        .unwrap()
+                } else {
+                    let encoded: Vec<(Option<[u8; 1]>, [u8; 4])> = items
+                        .iter()
+                        .map(|&(k, v)| (k.map(|k| [k]), v.to_be_bytes()))
+                        .collect();
+                    topic
+                        .append_batch_copy(
+                            encoded
+                                .iter()
+                                .map(|(k, v)| (k.as_ref().map(|k| &k[..]), &v[..])),
+                        )
+                        .unwrap()
+                };
                 let got: Vec<(u32, u64)> = ids.iter().map(|id| (id.partition, id.offset)).collect();
                 assert_eq!(got, expected);
             }

@@ -1,16 +1,32 @@
-//! The adaptive default: W-TinyLFU with a hill-climbed window (after Caffeine, Einziger et al.,
-//! "TinyLFU: A Highly Efficient Cache Admission Policy", and "Adaptive Software Cache Management").
+//! The adaptive default: W-TinyLFU (Einziger, Friedman & Manes, "TinyLFU: A Highly Efficient Cache
+//! Admission Policy"; Caffeine) whose window size is steered by two signals.
 //!
-//! Layout: a small LRU *window* takes every new entry; the *main* area is a segmented LRU with a
+//! Layout: a small *window* takes every new entry; the *main* area is a segmented LRU with a
 //! *probation* segment and a *protected* one (80 % of main). An entry pushed out of the window is a
 //! candidate for main: if main has room it enters probation, else it duels main's victim (probation's
-//! tail) and wins only if the frequency sketch rates it strictly more popular. A hit in probation
-//! promotes to protected; protected overflow demotes back to probation.
+//! tail) and wins only if the frequency sketch rates it strictly more popular (with a 1/128 chance for
+//! popular losers, against hash flooding). Promotion to protected and protected overflow work as in a
+//! segmented LRU.
+//!
+//! Hits are CLOCK-style: a hit sets the entry's *referenced* bit (and counts in the sketch when the
+//! bit was clear) and touches no list. The bit is acted on when the entry reaches the tail of its list:
+//! a referenced window tail goes back to the window head, a referenced probation tail is promoted,
+//! a referenced protected tail gets a second chance. So a hit costs one byte write, and the lists
+//! approximate LRU order as CLOCK does.
 //!
 //! The frequency sketch is a 4-bit count-min sketch of 4 counters per key, all in one 64-byte block,
-//! halved every 10 × capacity increments (so popularity decays). The hill climber samples the hit ratio
-//! every 10 × capacity requests and moves the window/main split in the direction that improved it, with
-//! a decaying step that restarts when the hit ratio jumps (the workload changed).
+//! halved every 10 × capacity increments (at least every 2048) so popularity decays.
+//!
+//! The window size adapts in two ways:
+//! - *ghost feedback* (after ARC): the hashes of recently rejected candidates and of recently evicted
+//!   main entries are remembered; a miss on a rejected candidate means a larger window would have hit,
+//!   so the window grows; a miss on an evicted main entry means main would have, so it shrinks. This
+//!   reacts within a few hundred requests, which recency-heavy workloads (database page traces, short
+//!   bursts of re-reads) need.
+//! - Caffeine's *hill climber*: every 10 × capacity requests it compares the hit ratio with the
+//!   previous period and keeps moving the window the same way if it improved, else reverses, with a
+//!   decaying step that restarts when the hit ratio jumps. It corrects the ghost feedback where
+//!   recency evidence is misleading (loops and scans slightly larger than the window).
 
 use super::Eviction;
 use super::list::{Links, List};
@@ -48,6 +64,8 @@ pub(crate) struct Adaptive {
     /// Recently evicted main entries: a miss on one means a larger main would have hit.
     ghost_main: Ghost,
     growth: f64,
+    ghost_window_factor: f64,
+    ghost_main_factor: f64,
     climb: bool,
     rng: u64,
 }
@@ -71,8 +89,10 @@ impl Adaptive {
             climber: Climber::new(capacity),
             ghost_window: Ghost::default(),
             ghost_main: Ghost::default(),
-            growth: knob("XG", WINDOW_GROWTH),
-            climb: USE_CLIMBER || knob("XC", 0.0) != 0.0,
+            growth: WINDOW_GROWTH,
+            ghost_window_factor: GHOST_WINDOW_FACTOR,
+            ghost_main_factor: GHOST_MAIN_FACTOR,
+            climb: USE_CLIMBER,
             rng: 0x9E37_79B9_7F4A_7C15 ^ capacity,
         }
     }
@@ -220,12 +240,12 @@ impl Adaptive {
     }
 
     fn remember_window(&mut self, hash: u64) {
-        let cap = self.ghost_capacity();
+        let cap = (self.ghost_capacity() as f64 * self.ghost_window_factor) as usize;
         self.ghost_window.add(hash, cap);
     }
 
     fn remember_main(&mut self, hash: u64) {
-        let cap = self.ghost_capacity();
+        let cap = (self.ghost_capacity() as f64 * self.ghost_main_factor) as usize;
         self.ghost_main.add(hash, cap);
     }
 
@@ -366,19 +386,23 @@ impl Eviction for Adaptive {
     }
 }
 
+/// ARC-style ghost feedback on the window size (see [`Adaptive::adapt`]).
 const USE_GHOSTS: bool = true;
+/// Caffeine's hit-ratio hill climber on the window size, on top of the ghost feedback.
+const USE_CLIMBER: bool = true;
+/// The sketch is halved at least this rarely (in increments), so that small caches still see
+/// frequencies over a horizon longer than a loop a few times their size.
 const SKETCH_MIN_SAMPLE: u64 = 2048;
+/// The sketch has at least this many 64-bit words (16 counters each), to keep collisions low in
+/// small caches.
 const SKETCH_MIN_WORDS: u64 = 512;
+/// Window growth per ghost-window hit, in entries (scaled like ARC by the ghost lists' ratio).
 const WINDOW_GROWTH: f64 = 0.5;
-
-/// Tuning knobs read from the environment while tuning (TEMPORARY).
-fn knob(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-const USE_CLIMBER: bool = false;
+/// The window ghost remembers this share of the cache's entry count: only candidates re-requested
+/// soon after being turned away argue for a larger window.
+const GHOST_WINDOW_FACTOR: f64 = 0.25;
+/// The main ghost remembers as many evicted main entries as the cache holds.
+const GHOST_MAIN_FACTOR: f64 = 1.0;
 
 /// A bounded FIFO of key hashes with membership test: the "ghost" entries of ARC.
 #[derive(Default)]
@@ -436,15 +460,13 @@ struct Sketch {
 
 impl Sketch {
     fn new(capacity: u64) -> Self {
-        let minw = knob("XW", SKETCH_MIN_WORDS as f64) as u64;
+        let minw = SKETCH_MIN_WORDS;
         let words = (capacity.clamp(minw, 1 << 30) as usize).next_power_of_two();
         Sketch {
             table: vec![0; words],
             block_mask: words / 8 - 1,
             additions: 0,
-            sample: capacity
-                .saturating_mul(10)
-                .max(knob("XS", SKETCH_MIN_SAMPLE as f64) as u64),
+            sample: capacity.saturating_mul(10).max(SKETCH_MIN_SAMPLE),
         }
     }
 

@@ -40,12 +40,14 @@ pub enum Policy {
     Lfu,
     /// First-in, first-out: evicts the oldest insertion; hits do not reorder. The cheapest policy.
     Fifo,
-    /// The default: W-TinyLFU with a hill-climbed window, as in Caffeine. New entries enter a small LRU
-    /// window; entries leaving the window compete for a place in the main segmented LRU against its
-    /// victim, and win only if a frequency sketch (a count-min sketch with periodic halving) says they are
-    /// more popular. A hill climber samples the hit ratio and moves capacity between window and main, so
-    /// recency-heavy workloads get a large window (behaving like LRU) and frequency-heavy or scanning
-    /// workloads a small one (scan resistant).
+    /// The default: W-TinyLFU (as in Caffeine) with an adaptive window. New entries enter a small
+    /// window; entries leaving it compete for a place in the main segmented LRU against its victim,
+    /// and win only if a frequency sketch (a count-min sketch with periodic halving) rates them more
+    /// popular, which makes the cache scan and loop resistant. The window's share of the capacity
+    /// adapts: misses on recently rejected candidates grow it, misses on recently evicted main entries
+    /// shrink it (ARC-style ghost lists), and a hill climber on the sampled hit ratio corrects the
+    /// direction, so recency-heavy workloads behave like LRU and frequency-heavy ones like LFU. Hits
+    /// only set a referenced bit (CLOCK-style), so reads are nearly as cheap as a hash map lookup.
     #[default]
     Adaptive,
 }

@@ -51,6 +51,10 @@ pub enum Error {
     /// A builder setting is out of range; the text says which.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The durable mode's on-disk log failed (I/O, or corruption: the text names file and byte
+    /// position). See [`DurableQueue`](crate::DurableQueue).
+    #[error("durable storage failed: {0}")]
+    Storage(String),
 }
 
 /// The result type of ember-queue.

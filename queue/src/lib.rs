@@ -93,6 +93,8 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod dlq;
+#[cfg(feature = "durable")]
+mod durable;
 mod error;
 mod group;
 mod message;
@@ -104,6 +106,11 @@ mod stats;
 mod visibility;
 
 pub use dlq::{DeadLetter, DeadLetterReason, DeadLetters};
+#[cfg(feature = "durable")]
+pub use durable::DurableQueue;
+/// The fsync policy of a [`DurableQueue`]'s log (re-exported from `ember-log`).
+#[cfg(feature = "durable")]
+pub use ember_log::FsyncPolicy;
 pub use error::{Error, Result, SendBatchError, SendError};
 pub use message::{Delivery, GroupId, Message, MessageId, Receipt};
 pub use partitioned::{PartitionedQueue, PartitionedQueueBuilder};

@@ -928,6 +928,34 @@ pub(crate) struct ConsumerCounters {
     pub(crate) dead_lettered: u64,
 }
 
+/// **Operation: restore a dead letter** (durable mode, on restart): puts `body` straight into the
+/// dead-letter queue under a fresh message id. Not counted against the capacity, as dead letters are not.
+#[cfg(feature = "durable")]
+pub(crate) fn restore_dead_letter<T>(
+    inner: &Inner<T>,
+    body: T,
+    attempts: u32,
+) -> crate::message::MessageId {
+    let seq = {
+        let mut p = inner.producer.lock();
+        let seq = p.next_seq;
+        p.next_seq += 1;
+        seq
+    };
+    let now = inner.clock.unix_millis();
+    inner.dead.lock().push_back(DeadLetter {
+        id: crate::message::MessageId(seq),
+        body,
+        attempts,
+        last_error: None,
+        reason: DeadLetterReason::Nacked,
+        group: None,
+        sent_unix_ms: now,
+        dead_lettered_unix_ms: now,
+    });
+    crate::message::MessageId(seq)
+}
+
 /// **Operation: redrive.** Moves the dead letters `select` picks back to the queue, at the tail, with
 /// their receive count reset. Holds the dead-letter lock throughout, so a message is always in exactly
 /// one place.

@@ -4,6 +4,8 @@ mod backpressure;
 mod basics;
 mod dedup_delay;
 mod dlq;
+#[cfg(feature = "durable")]
+mod durable;
 mod groups;
 mod model;
 mod partitioned;

@@ -246,4 +246,42 @@ pub fn run() {
         report.records(),
         report.is_healthy()
     );
+    #[cfg(feature = "queue")]
+    durable_queue(dir.path());
+}
+
+/// ember-queue's durable mode: acked messages never return, unacked ones (in flight too) come back.
+#[cfg(feature = "queue")]
+fn durable_queue(dir: &Path) {
+    use ember_queue::{DurableQueue, Queue};
+    let path = dir.join("jobs");
+    let open = || {
+        DurableQueue::open(&path, Queue::<String>::builder(), FsyncPolicy::Always)
+            .expect("open queue")
+    };
+    let q = open();
+    for i in 0..10 {
+        q.send(format!("job-{i}")).expect("send");
+    }
+    for _ in 0..4 {
+        let d = q.try_receive().expect("receive");
+        q.ack(d.receipt()).expect("ack");
+    }
+    let in_flight = q.try_receive().expect("receive");
+    println!(
+        "queue: sent 10 jobs, acked 4, {} in flight when the process stops",
+        in_flight.body()
+    );
+    drop((in_flight, q));
+    let q = open();
+    let mut back = Vec::new();
+    while let Ok(d) = q.try_receive() {
+        back.push(d.body().clone());
+    }
+    println!(
+        "queue after restart: {} jobs back ({} .. {}), none of the acked ones",
+        back.len(),
+        back[0],
+        back[back.len() - 1]
+    );
 }

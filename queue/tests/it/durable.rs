@@ -168,3 +168,64 @@ fn a_corrupt_log_is_a_storage_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn concurrent_producers_and_consumers_then_restart() {
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+
+    let dir = tempfile::tempdir().unwrap();
+    let q = Arc::new(
+        DurableQueue::open(
+            dir.path(),
+            Queue::<String>::builder(),
+            FsyncPolicy::EveryN(50),
+        )
+        .unwrap(),
+    );
+    let producers: Vec<_> = (0..4)
+        .map(|t| {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..150 {
+                    q.send(format!("p{t}-{i:03}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let consumers: Vec<_> = (0..3)
+        .map(|_| {
+            let (q, acked) = (q.clone(), acked.clone());
+            thread::spawn(move || {
+                let mut n = 0;
+                while n < 100 {
+                    let Ok(d) = q.receive_timeout(std::time::Duration::from_millis(200)) else {
+                        continue;
+                    };
+                    if n % 4 == 3 {
+                        q.nack(d.receipt()).unwrap();
+                    } else {
+                        let body = d.body().clone();
+                        q.ack(d.receipt()).unwrap();
+                        assert!(acked.lock().unwrap().insert(body), "acked twice");
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    for h in producers.into_iter().chain(consumers) {
+        h.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 225);
+    drop(q);
+    let q = open(dir.path());
+    let left = drain(&q);
+    let all: BTreeSet<String> = (0..4)
+        .flat_map(|t| (0..150).map(move |i| format!("p{t}-{i:03}")))
+        .collect();
+    let expected: BTreeSet<String> = all.difference(&acked).cloned().collect();
+    assert_eq!(left, expected);
+}

@@ -270,6 +270,8 @@ pub(crate) struct Aligned<K, A> {
     slots: BTreeMap<u64, Slot<K, A>>,
     /// Slots with `end <= fired_below` were handled by the watermark already.
     fired_below: u64,
+    /// Nothing to fire or drop while the watermark (`low`) is below this (0: recompute).
+    horizon: u64,
 }
 
 impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
@@ -280,6 +282,7 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
             offset: offset % advance.max(1),
             slots: BTreeMap::new(),
             fired_below: 0,
+            horizon: 0,
         }
     }
 
@@ -287,15 +290,19 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
     #[inline]
     fn add<V, Ag: Aggregator<V, Acc = A>>(
         slots: &mut BTreeMap<u64, Slot<K, A>>,
+        horizon: &mut u64,
         cx: &mut Ctx<'_, K, V, Ag>,
         key: KeyRef<'_, K>,
         start: u64,
         end: u64,
         value: &V,
     ) {
-        let slot = slots.entry(end).or_insert_with(|| Slot {
-            start,
-            wins: HashMap::new(),
+        let slot = slots.entry(end).or_insert_with(|| {
+            *horizon = 0;
+            Slot {
+                start,
+                wins: HashMap::new(),
+            }
         });
         let k = key.get();
         if let Some(w) = slot.wins.get_mut(k) {
@@ -326,18 +333,35 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
             if max_ts.saturating_add(lateness) < low {
                 return Err((key, value, max_ts));
             }
-            Self::add(&mut self.slots, cx, KeyRef::Owned(key), start, end, &value);
+            Self::add(
+                &mut self.slots,
+                &mut self.horizon,
+                cx,
+                KeyRef::Owned(key),
+                start,
+                end,
+                &value,
+            );
             return Ok(());
         }
         let mut accepted = false;
         let mut latest = 0;
         let slots = &mut self.slots;
+        let horizon = &mut self.horizon;
         super::spec::aligned_windows(t, self.size, self.advance, self.offset, |start, end| {
             let max_ts = end - 1;
             latest = latest.max(max_ts);
             if max_ts.saturating_add(lateness) >= low {
                 accepted = true;
-                Self::add(slots, cx, KeyRef::Borrowed(&key), start, end, &value);
+                Self::add(
+                    slots,
+                    horizon,
+                    cx,
+                    KeyRef::Borrowed(&key),
+                    start,
+                    end,
+                    &value,
+                );
             }
         });
         if accepted {
@@ -349,6 +373,9 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
 
     fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
         let low = cx.low;
+        if low < self.horizon {
+            return;
+        }
         if low > self.fired_below {
             for (&end, slot) in self.slots.range_mut(self.fired_below + 1..=low) {
                 for (k, w) in slot.wins.iter_mut() {
@@ -367,6 +394,13 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
                 break;
             }
         }
+        // The next watermark that fires a slot (its end) or drops one (end - 1 + lateness + 1).
+        let fire = self.slots.range(low.saturating_add(1)..).next().map(|(&end, _)| end);
+        let drop = self
+            .slots
+            .first_key_value()
+            .map(|(&end, _)| end.saturating_add(cx.lateness));
+        self.horizon = fire.into_iter().chain(drop).min().unwrap_or(u64::MAX);
     }
 }
 

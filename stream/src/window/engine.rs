@@ -395,7 +395,11 @@ impl<K: Hash + Eq + Clone, A> Aligned<K, A> {
             }
         }
         // The next watermark that fires a slot (its end) or drops one (end - 1 + lateness + 1).
-        let fire = self.slots.range(low.saturating_add(1)..).next().map(|(&end, _)| end);
+        let fire = self
+            .slots
+            .range(low.saturating_add(1)..)
+            .next()
+            .map(|(&end, _)| end);
         let drop = self
             .slots
             .first_key_value()

@@ -43,8 +43,10 @@
 //!   timestamp, key, value, headers }`. Offsets are dense per partition, start at 0 and are never reused,
 //!   not even after retention empties a partition. Order is guaranteed within a partition only.
 //! - **Payloads are bytes** ([`Bytes`]): a `String` or `Vec<u8>` you append is stored without copying and
-//!   shared by every reader. For typed values use [`Message::json`] / [`Record::json`] (feature `serde`,
-//!   on by default) or your own encoding.
+//!   shared by every reader; [`Topic::append_copy`] / [`Topic::append_batch_copy`] copy borrowed slices
+//!   into the partition's segments instead (no allocation per record: the fastest way in). For typed
+//!   values use [`Message::json`] / [`Record::json`] (feature `serde`, on by default) or your own
+//!   encoding.
 //! - **Timestamps** are milliseconds since the Unix epoch from the topic's [`Clock`](ember_core::Clock),
 //!   or set by the producer for event time ([`Message::timestamp`]).
 //! - **Producing**: [`Topic::append`] (keyed), [`Topic::append_unkeyed`], [`Topic::send`] for a full

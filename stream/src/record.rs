@@ -4,7 +4,9 @@
 //! Keys, values and header values are [`Bytes`]: cheaply cloneable, reference-counted byte buffers.
 //! A `Vec<u8>` or `String` the producer hands over becomes the stored value without a copy, and every
 //! reader gets the same buffer (a clone is a reference-count increment), so replaying a topic to many
-//! consumers costs no copying of payloads. Typed values go through the serde helpers
+//! consumers costs no copying of payloads. Producers holding borrowed data use
+//! [`Topic::append_copy`](crate::Topic::append_copy), which copies it into the partition's segments
+//! without an allocation per record. Typed values go through the serde helpers
 //! ([`Message::json`], [`Record::json`], behind the default `serde` feature) or any encoding you like.
 
 use std::fmt;

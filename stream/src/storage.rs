@@ -2,8 +2,9 @@
 //!
 //! A [`Topic`](crate::Topic) keeps everything that is *about* a partition (offset assignment, locking,
 //! retention policy, wake-ups, pub/sub, groups) and delegates the records themselves to one
-//! `PartitionStorage` per partition. The contract is small on purpose — append at the end, read a range,
-//! trim the head, optionally compact — so that an on-disk log (segments, an index, recovery) can be
+//! `PartitionStorage` per partition. The contract is small on purpose — append at the end (records
+//! holding [`Bytes`], or borrowed slices to copy with `append_copy`), read a range, trim the head,
+//! optionally compact — so that an on-disk log (segments, an index, recovery) can be
 //! slotted in with [`TopicBuilder::storage`](crate::TopicBuilder::storage) without touching the rest.
 //! [`MemoryStorage`] is the default.
 //!

@@ -236,17 +236,29 @@ fn workloads(raw: &Raw, queries: &[String]) -> Vec<Workload> {
             ember: vec![],
             raw: vec![],
         },
+        Workload {
+            kind: "plain+typo-tolerance",
+            ember: vec![],
+            raw: vec![],
+        },
     ];
     for q in queries {
         let stems = analyze(&mut a, q);
         if stems.len() < 2 {
             continue;
         }
-        // plain
-        out[0]
+        // plain: exact words (tantivy's meaning of a term query)
+        out[0].ember.push(
+            SearchRequest::new(Query::text(q))
+                .typo_tolerance(false)
+                .with_documents(false),
+        );
+        out[0].raw.push(per_field(&stems, &terms_query));
+        // the same with ember's default typo tolerance on (tantivy: still exact terms)
+        out[4]
             .ember
             .push(SearchRequest::new(Query::text(q)).with_documents(false));
-        out[0].raw.push(per_field(&stems, &terms_query));
+        out[4].raw.push(per_field(&stems, &terms_query));
         // phrase: the first two content words
         let ws: Vec<String> = words(q)
             .into_iter()

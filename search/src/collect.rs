@@ -118,13 +118,42 @@ pub(crate) struct Harvest {
     pub facets: Vec<HashMap<String, u64>>,
 }
 
+/// All values of a keyword column's dictionary, by ordinal, when it is small enough to read at once
+/// (its blocks are compressed: one lookup per value would decompress a block each time).
+pub(crate) fn dictionary_table(col: &StrColumn) -> Option<Vec<String>> {
+    if col.num_terms() > 65_536 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(col.num_terms());
+    let mut stream = col.dictionary().stream().ok()?;
+    while stream.advance() {
+        out.push(String::from_utf8_lossy(stream.key()).into_owned());
+    }
+    Some(out)
+}
+
+/// One value of a keyword column.
+fn lookup(
+    col: &StrColumn,
+    table: &Option<Vec<String>>,
+    ord: u64,
+    scratch: &mut String,
+) -> Option<String> {
+    if let Some(t) = table {
+        return t.get(ord as usize).cloned();
+    }
+    scratch.clear();
+    col.ord_to_str(ord, scratch).ok()?;
+    Some(scratch.clone())
+}
+
 enum KeyReader {
     Score,
     I64(Column<i64>),
     U64(Column<u64>),
     F64(Column<f64>),
     Date(Column<tantivy::DateTime>),
-    Str(Option<StrColumn>),
+    Str(Option<(StrColumn, Option<Vec<String>>)>),
 }
 
 pub(crate) struct SegHits {
@@ -155,7 +184,10 @@ impl Collector for HitCollector {
             SortSpec::U64(n, _) => KeyReader::U64(ff.u64(n)?),
             SortSpec::F64(n, _) => KeyReader::F64(ff.f64(n)?),
             SortSpec::Date(n, _) => KeyReader::Date(ff.date(n)?),
-            SortSpec::Str(n, _) => KeyReader::Str(ff.str(n)?),
+            SortSpec::Str(n, _) => KeyReader::Str(ff.str(n)?.map(|c| {
+                let table = dictionary_table(&c);
+                (c, table)
+            })),
         };
         let mut facets = Vec::new();
         for f in &self.facets {
@@ -211,11 +243,9 @@ impl SegHits {
             KeyReader::U64(c) => SortKey::U64(c.first(doc)),
             KeyReader::F64(c) => SortKey::F64(c.first(doc)),
             KeyReader::Date(c) => SortKey::I64(c.first(doc).map(|d| d.into_timestamp_millis())),
-            KeyReader::Str(c) => SortKey::Str(c.as_ref().and_then(|c| {
+            KeyReader::Str(c) => SortKey::Str(c.as_ref().and_then(|(c, table)| {
                 let ord = c.term_ords(doc).next()?;
-                self.scratch.clear();
-                c.ord_to_str(ord, &mut self.scratch).ok()?;
-                Some(self.scratch.clone())
+                lookup(c, table, ord, &mut self.scratch)
             })),
         }
     }
@@ -266,15 +296,19 @@ impl SegmentCollector for SegHits {
         for (col, counts) in self.facets {
             let mut map = HashMap::new();
             if let Some(col) = col {
-                let mut s = String::new();
-                for (ord, n) in counts.into_iter().enumerate() {
-                    if n > 0 {
-                        s.clear();
-                        if col.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
-                            map.insert(s.clone(), n);
-                        }
+                let ords: Vec<u64> = (0..counts.len() as u64)
+                    .filter(|&o| counts[o as usize] > 0)
+                    .collect();
+                let mut i = 0;
+                let _ = col.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                    if let Some(&o) = ords.get(i) {
+                        map.insert(
+                            String::from_utf8_lossy(bytes).into_owned(),
+                            counts[o as usize],
+                        );
                     }
-                }
+                    i += 1;
+                });
             }
             facets.push(map);
         }

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ember_core::clock::{Clock, SharedClock, Signal, SystemClock};
@@ -357,24 +357,29 @@ impl SearchIndexBuilder {
             closed: AtomicBool::new(false),
             counters: Counters::default(),
         });
+        let mut thread = None;
         if inner.policy.background && inner.policy.interval != Duration::MAX {
-            let weak = Arc::downgrade(&inner);
-            let signal = inner.signal.clone();
-            let clock = inner.clock.clone();
-            std::thread::Builder::new()
-                .name("ember-search-commit".into())
-                .spawn(move || committer(weak, signal, clock))?;
+            let it = inner.clone();
+            thread = Some(
+                std::thread::Builder::new()
+                    .name("ember-search-commit".into())
+                    .spawn(move || committer(it))?,
+            );
         }
-        Ok(SearchIndex { inner })
+        let life = Arc::new(Life {
+            inner: inner.clone(),
+            thread: Mutex::new(thread),
+        });
+        Ok(SearchIndex { inner, _life: life })
     }
 }
 
 /// The background committer: waits (on the clock) until the oldest pending write is `interval` old.
-fn committer(weak: Weak<Inner>, signal: Signal, clock: SharedClock) {
+fn committer(inner: Arc<Inner>) {
+    let (signal, clock) = (inner.signal.clone(), inner.clock.clone());
     loop {
         let seen = signal.epoch();
         let deadline = {
-            let Some(inner) = weak.upgrade() else { return };
             if inner.closed.load(Ordering::SeqCst) {
                 return;
             }
@@ -544,6 +549,24 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct SearchIndex {
     inner: Arc<Inner>,
+    _life: Arc<Life>,
+}
+
+/// Shared by the user's handles only: when the last one goes, the committer is stopped and joined, so
+/// the index (and its writer lock) is released before the drop returns.
+struct Life {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Life {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.signal.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl fmt::Debug for SearchIndex {
@@ -945,15 +968,39 @@ impl Inner {
         Ok(None)
     }
 
-    fn id_of(&self, searcher: &Searcher, addr: DocAddress) -> Result<String> {
-        let seg = searcher.segment_reader(addr.segment_ord);
-        let mut id = String::new();
-        if let Some(col) = seg.fast_fields().str(&self.schema.id)? {
-            if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                col.ord_to_str(ord, &mut id)?;
-            }
+    /// The ids of hits from the id's fast column, reading each dictionary block once per segment.
+    fn ids_of(&self, searcher: &Searcher, page: &[crate::collect::Entry]) -> Result<Vec<String>> {
+        let mut out = vec![String::new(); page.len()];
+        let mut by_segment: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
+        for (i, e) in page.iter().enumerate() {
+            by_segment
+                .entry(e.segment)
+                .or_default()
+                .push((u64::from(e.doc), i));
         }
-        Ok(id)
+        for (seg, docs) in by_segment {
+            let Some(col) = searcher
+                .segment_reader(seg)
+                .fast_fields()
+                .str(&self.schema.id)?
+            else {
+                continue;
+            };
+            let mut wanted: Vec<(u64, usize)> = docs
+                .iter()
+                .filter_map(|&(doc, i)| col.term_ords(doc as u32).next().map(|o| (o, i)))
+                .collect();
+            wanted.sort_unstable();
+            let ords: Vec<u64> = wanted.iter().map(|(o, _)| *o).collect();
+            let mut k = 0;
+            col.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                if let Some(&(_, i)) = wanted.get(k) {
+                    out[i] = String::from_utf8_lossy(bytes).into_owned();
+                }
+                k += 1;
+            })?;
+        }
+        Ok(out)
     }
 
     fn load(&self, searcher: &Searcher, addr: DocAddress) -> Result<Document> {
@@ -1056,8 +1103,13 @@ impl Inner {
         } else {
             None
         };
+        let ids = if req.with_docs || !hl_fields.is_empty() {
+            Vec::new()
+        } else {
+            self.ids_of(&searcher, &page)?
+        };
         let mut hits = Vec::with_capacity(page.len());
-        for e in page {
+        for (i, e) in page.into_iter().enumerate() {
             let addr = DocAddress::new(e.segment, e.doc);
             // the stored document only when it is wanted: the id comes from its fast column
             let full = if req.with_docs || !hl_fields.is_empty() {
@@ -1067,7 +1119,7 @@ impl Inner {
             };
             let id = match full.get_str(&self.schema.id) {
                 Some(id) => id.to_string(),
-                None => self.id_of(&searcher, addr)?,
+                None => ids.get(i).cloned().unwrap_or_default(),
             };
             let mut highlights = Vec::new();
             for &ti in &hl_fields {
@@ -1312,6 +1364,7 @@ impl Compiler<'_> {
                 field,
                 value,
                 prefix,
+                quoted,
             } => {
                 if field == &self.inner.schema.id {
                     return self.term_query(field, &Value::Text(value.clone()), scoring);
@@ -1319,9 +1372,23 @@ impl Compiler<'_> {
                 match self.inner.fields.by_name.get(field) {
                     None => {
                         // not a field: the user meant text ("ratio:3" or "note: ...")
-                        let text = format!("{field} {value}");
                         let targets = self.targets(None)?;
-                        self.words(&text, &targets, false, PrefixMode::No, true, scoring)?
+                        let word =
+                            self.words(field, &targets, false, PrefixMode::No, true, scoring)?;
+                        let rest = match quoted {
+                            Some(slop) => self.phrase(value, &targets, *slop, scoring)?,
+                            None => {
+                                self.words(value, &targets, false, PrefixMode::No, true, scoring)?
+                            }
+                        };
+                        Box::new(BooleanQuery::new(vec![
+                            (Occur::Should, word),
+                            (Occur::Should, rest),
+                        ]))
+                    }
+                    Some((_, FieldKind::Text(_), Some(i))) if quoted.is_some() => {
+                        let i = *i;
+                        self.phrase(value, &[i], quoted.unwrap_or(0), scoring)?
                     }
                     Some((_, FieldKind::Text(_), Some(i))) => {
                         let i = *i;
@@ -1657,7 +1724,19 @@ impl Compiler<'_> {
             }
         }
         let limit = cfg.max_expansions;
-        if max_typos > 0 {
+        // a word found in enough documents is taken as spelled right (see TypoTolerance::known_word_docs)
+        let mut known = false;
+        if max_typos > 0 && cfg.known_word_docs > 0 {
+            let mut df = 0u64;
+            for &wf in &typo_fields {
+                df = df.max(
+                    self.searcher
+                        .doc_freq(&Term::from_field_text(wf, surface))?,
+                );
+            }
+            known = df >= cfg.known_word_docs;
+        }
+        if max_typos > 0 && !known {
             let mut found: HashMap<String, (usize, u64)> = HashMap::new();
             for &wf in &typo_fields {
                 let term = Term::from_field_text(wf, surface);

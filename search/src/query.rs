@@ -74,6 +74,8 @@ pub(crate) enum Node {
         field: String,
         value: String,
         prefix: bool,
+        /// `field:"quoted value"`: the slop of the phrase.
+        quoted: Option<u32>,
     },
     Term {
         field: String,
@@ -398,10 +400,11 @@ pub(crate) fn parse(input: &str) -> Result<Node> {
                     let (text, end) = quoted(input, vstart)?;
                     let (slop, end) = slop_suffix(input, end)?;
                     i = end;
-                    Node::Phrase {
-                        text,
-                        fields: Some(vec![field]),
-                        slop,
+                    Node::FieldValue {
+                        field,
+                        value: text,
+                        prefix: false,
+                        quoted: Some(slop),
                     }
                 } else {
                     let mut k = vstart;
@@ -530,12 +533,14 @@ fn field_value(field: String, raw: &str, at: usize) -> Result<Node> {
             field,
             value: p.to_string(),
             prefix: true,
+            quoted: None,
         });
     }
     Ok(Node::FieldValue {
         field,
         value: raw.to_string(),
         prefix: false,
+        quoted: None,
     })
 }
 
@@ -577,7 +582,7 @@ mod tests {
         assert_eq!(should.len(), 5);
         assert!(matches!(&should[0], Node::Phrase { slop: 2, .. }));
         assert!(
-            matches!(&should[1], Node::FieldValue { field, value, prefix: false } if field == "name" && value == "boot")
+            matches!(&should[1], Node::FieldValue { field, value, prefix: false, quoted: None } if field == "name" && value == "boot")
         );
         assert!(matches!(
             &should[2],

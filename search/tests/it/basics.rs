@@ -126,6 +126,26 @@ fn exact_matches_rank_above_typo_matches() {
     let res = index.search("bikes").unwrap();
     assert_eq!(ids(&res), ["exact", "typo"]);
     assert!(res.hits[0].score > res.hits[1].score * 1.5);
+
+    // a word found in enough documents is taken as spelled right
+    let schema = Schema::builder().id("id").text("t").build().unwrap();
+    let index = SearchIndex::builder(schema)
+        .typo_tolerance(ember_search::TypoTolerance::default().known_word_docs(1))
+        .build()
+        .unwrap();
+    index
+        .upsert_many([
+            Document::new()
+                .with("id", "typo")
+                .with("t", "hikes in the hills"),
+            Document::new()
+                .with("id", "exact")
+                .with("t", "bikes in the hills"),
+        ])
+        .unwrap();
+    index.refresh().unwrap();
+    assert_eq!(ids(&index.search("bikes").unwrap()), ["exact"]);
+    assert_eq!(ids(&index.search("bikse").unwrap()), ["exact"]);
 }
 
 #[test]

@@ -77,6 +77,17 @@ fn typed_builder() {
     assert_eq!(index.search(Query::term("id", "3")).unwrap().total, 1);
     assert_eq!(index.search("id:3").unwrap().total, 1);
     assert_eq!(index.search("tag:sock*").unwrap().total, 2);
+    assert_eq!(
+        ids(&index.search(r#"title:"running shoes""#).unwrap()),
+        ["1"]
+    );
+    assert_eq!(index.search(r#"body:"running shoes""#).unwrap().total, 0);
+    assert_eq!(index.search(r#"+tag:"socks""#).unwrap().total, 2);
+    // an unknown field before a quote is text
+    assert_eq!(
+        ids(&index.search(r#"colour:"waterproof jacket""#).unwrap()),
+        ["4"]
+    );
 }
 
 #[test]

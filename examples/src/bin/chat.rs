@@ -64,7 +64,7 @@ fn main() {
     let topic = Topic::builder("chat")
         .partitions(4)
         .retention(Retention::default().max_records(100_000))
-        .subscriber_buffer(64)
+        .subscriber_buffer(512)
         .build()
         .expect("topic");
 
@@ -168,7 +168,7 @@ fn main() {
     // Live clients.
     let (ann_got, ann_missed) = ann.join().expect("ann");
     println!(
-        "online: ann read {ann_got} live #rust messages (missed {ann_missed}); eve's stuck client kept {} of all rooms and missed {} (buffer 64): producers never waited for her",
+        "online: ann read {ann_got} live #rust messages (missed {ann_missed}); eve's stuck client kept {} of all rooms and missed {} (buffer 512): producers never waited for her",
         eve_live.drain().len(),
         eve_live.missed()
     );

@@ -209,15 +209,31 @@ impl GroupBuilder {
             });
         }
         let n = self.topic.partitions() as usize;
+        #[cfg(feature = "durable")]
+        let offsets_path = self
+            .topic
+            .inner
+            .durable_dir
+            .as_ref()
+            .map(|dir| crate::durable::offsets_file(dir, self.topic.name(), &self.name));
+        #[cfg(feature = "durable")]
+        let committed = match &offsets_path {
+            Some(path) => crate::durable::load_offsets(path, n)?,
+            None => vec![None; n],
+        };
+        #[cfg(not(feature = "durable"))]
+        let committed = vec![None; n];
         let shared = Arc::new(GroupShared {
             name: self.name.clone(),
             config: self.config,
+            #[cfg(feature = "durable")]
+            offsets_path,
             state: Mutex::new(GroupState {
                 generation: 0,
                 next_incarnation: 0,
                 members: BTreeMap::new(),
                 owners: vec![None; n],
-                committed: vec![None; n],
+                committed,
                 rebalances: 0,
                 commits: 0,
                 expired: 0,
@@ -294,6 +310,21 @@ pub(crate) struct GroupShared {
     name: String,
     config: GroupConfig,
     state: Mutex<GroupState>,
+    /// Durable mode: the file the committed offsets are written to on every change.
+    #[cfg(feature = "durable")]
+    offsets_path: Option<std::path::PathBuf>,
+}
+
+impl GroupShared {
+    /// Durable mode: writes the committed offsets to disk (atomically) before a commit returns.
+    fn persist(&self, st: &GroupState) -> Result<()> {
+        #[cfg(feature = "durable")]
+        if let Some(path) = &self.offsets_path {
+            crate::durable::save_offsets(path, &st.committed)?;
+        }
+        let _ = st;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for GroupShared {
@@ -481,8 +512,9 @@ impl ConsumerGroup {
                 latest,
             });
         }
-        self.shared.state.lock().committed[partition as usize] = Some(offset);
-        Ok(())
+        let mut st = self.shared.state.lock();
+        st.committed[partition as usize] = Some(offset);
+        self.shared.persist(&st)
     }
 
     /// A snapshot of the group: members, generation, committed offsets and lag per partition.
@@ -774,6 +806,7 @@ impl GroupConsumer {
                 st.committed[p as usize] = Some(pos);
             }
         }
+        self.group.shared.persist(&st)?;
         st.commits += 1;
         if let Some(m) = st.members.get_mut(&self.id) {
             m.last_seen = now;
@@ -844,6 +877,7 @@ impl GroupConsumer {
         for &(partition, offset) in offsets {
             st.committed[partition as usize] = Some(offset);
         }
+        self.group.shared.persist(&st)?;
         st.commits += 1;
         if let Some(m) = st.members.get_mut(&self.id) {
             m.last_seen = now;

@@ -83,6 +83,8 @@ pub mod pending;
 pub mod pubsub;
 mod record;
 pub mod stats;
+#[cfg(feature = "durable")]
+pub mod durable;
 pub mod storage;
 mod topic;
 pub mod window;

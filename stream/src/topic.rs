@@ -123,6 +123,8 @@ pub struct TopicBuilder {
     unkeyed: UnkeyedPolicy,
     subscriber_buffer: usize,
     storage: StorageFactory,
+    #[cfg(feature = "durable")]
+    durable_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for TopicBuilder {
@@ -179,6 +181,28 @@ impl TopicBuilder {
     pub fn subscriber_buffer(mut self, records: usize) -> Self {
         self.subscriber_buffer = records;
         self
+    }
+
+    /// Durable mode: each partition in an `ember-log` segmented log under `dir` (`<dir>/<topic>-<p>/`),
+    /// synced by `fsync`, and consumer groups' committed offsets in `<dir>/<topic>.groups/`. Building the
+    /// topic again on the same directory (after a restart or a crash) resumes every partition's offsets
+    /// and every group's committed offsets. See [`crate::durable`].
+    #[cfg(feature = "durable")]
+    pub fn durable(
+        mut self,
+        dir: impl Into<std::path::PathBuf>,
+        fsync: ember_log::FsyncPolicy,
+    ) -> Self {
+        let dir = dir.into();
+        self.durable_dir = Some(dir.clone());
+        self.storage(move |topic: &str, partition: u32| {
+            let storage = crate::durable::LogStorage::open(
+                &crate::durable::partition_dir(&dir, topic, partition),
+                partition,
+                fsync,
+            )?;
+            Ok(Box::new(storage) as Box<dyn PartitionStorage>)
+        })
     }
 
     /// Where partitions keep their records (default: [`MemoryStorage`]). See [`crate::storage`].
@@ -247,6 +271,8 @@ impl TopicBuilder {
                 pubsub: PubSub::new(self.subscriber_buffer),
                 groups: Mutex::new(HashMap::new()),
                 work_groups: Mutex::new(HashMap::new()),
+                #[cfg(feature = "durable")]
+                durable_dir: self.durable_dir,
             }),
         })
     }
@@ -296,6 +322,9 @@ pub(crate) struct TopicInner {
     pub(crate) pubsub: PubSub,
     pub(crate) groups: Mutex<HashMap<String, Arc<GroupShared>>>,
     pub(crate) work_groups: Mutex<HashMap<String, Arc<WorkGroupShared>>>,
+    /// The durable mode's directory, if any (groups keep their committed offsets under it).
+    #[cfg(feature = "durable")]
+    pub(crate) durable_dir: Option<std::path::PathBuf>,
 }
 
 /// A topic: N partitions, each an append-only log of [`Record`]s with dense offsets.
@@ -340,6 +369,8 @@ impl Topic {
             unkeyed: UnkeyedPolicy::RoundRobin,
             subscriber_buffer: 1024,
             storage: Arc::new(|_, _| Ok(Box::new(MemoryStorage::new()))),
+            #[cfg(feature = "durable")]
+            durable_dir: None,
         }
     }
 

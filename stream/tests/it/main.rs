@@ -1,5 +1,7 @@
 //! Integration tests of ember-stream.
 
+#[cfg(feature = "durable")]
+mod durable;
 mod groups;
 mod model;
 mod pending;

@@ -1,0 +1,157 @@
+//! The durable mode: a topic on ember-log survives a restart with its offsets, its records and its
+//! groups' committed offsets.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use ember_log::FsyncPolicy;
+use ember_stream::{AutoOffsetReset, Error, Message, Retention, Topic};
+
+fn open(dir: &Path) -> Topic {
+    Topic::builder("orders")
+        .partitions(3)
+        .durable(dir, FsyncPolicy::Always)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn restart_keeps_records_offsets_and_committed_group_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = open(dir.path());
+    for i in 0..30u64 {
+        let msg = Message::new(format!("v{i}"))
+            .key(format!("k{}", i % 5))
+            .header("trace", format!("t{i}"))
+            .timestamp(1_000 + i);
+        topic.send(msg).unwrap();
+    }
+    topic.append_unkeyed("no key").unwrap();
+    let before: Vec<_> = (0..3).map(|p| topic.read(p, 0, 100).unwrap()).collect();
+    let ends: Vec<_> = (0..3).map(|p| topic.offsets(p).unwrap()).collect();
+    let group = topic
+        .consumer_group("billing")
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let mut c = group.join("c1").unwrap();
+    let first = c.poll(12, Duration::ZERO).unwrap();
+    c.commit().unwrap();
+    let committed: Vec<_> = (0..3).map(|p| group.committed(p).unwrap()).collect();
+    assert!(committed.iter().any(Option::is_some));
+    drop((c, group, topic));
+
+    let topic = open(dir.path());
+    let after: Vec<_> = (0..3).map(|p| topic.read(p, 0, 100).unwrap()).collect();
+    assert_eq!(
+        before, after,
+        "records (keys, values, headers, timestamps) come back identical"
+    );
+    assert_eq!(
+        (0..3)
+            .map(|p| topic.offsets(p).unwrap())
+            .collect::<Vec<_>>(),
+        ends
+    );
+    let id = topic.append("k1", "after restart").unwrap();
+    assert_eq!(
+        id.offset, ends[id.partition as usize].1,
+        "offsets resume exactly"
+    );
+
+    let group = topic
+        .consumer_group("billing")
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (0..3)
+            .map(|p| group.committed(p).unwrap())
+            .collect::<Vec<_>>(),
+        committed
+    );
+    let mut c = group.join("c1").unwrap();
+    let rest = c.poll(100, Duration::ZERO).unwrap();
+    assert_eq!(
+        first.len() + rest.len(),
+        32,
+        "resumed after the committed offsets: nothing twice, nothing lost"
+    );
+    assert!(rest.iter().all(|r| !first.iter().any(|f| f.id() == r.id())));
+    // an admin reset is persisted too
+    group.reset_offset(0, 0).unwrap();
+    drop((c, group, topic));
+    let topic = open(dir.path());
+    let group = topic.consumer_group("billing").build().unwrap();
+    assert_eq!(group.committed(0).unwrap(), Some(0));
+}
+
+#[test]
+fn retention_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = || {
+        Topic::builder("events")
+            .retention(Retention::default().max_records(10))
+            .durable(dir.path(), FsyncPolicy::EveryN(10))
+            .build()
+            .unwrap()
+    };
+    let topic = build();
+    for i in 0..35 {
+        topic.append_unkeyed(format!("e{i}")).unwrap();
+    }
+    topic.enforce_retention().unwrap();
+    let (earliest, latest) = topic.offsets(0).unwrap();
+    assert_eq!(latest, 35);
+    assert!(latest - earliest <= 10, "{earliest}..{latest}");
+    drop(topic);
+    let topic = build();
+    assert_eq!(
+        topic.offsets(0).unwrap(),
+        (earliest, latest),
+        "the trimmed head stays trimmed"
+    );
+    let recs = topic.read(0, earliest, 100).unwrap();
+    assert_eq!(recs.first().map(|r| r.offset), Some(earliest));
+    assert_eq!(recs.last().and_then(|r| r.value_str()), Some("e34"));
+    assert!(matches!(
+        topic.read(0, 0, 10),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn a_torn_tail_is_recovered_and_corruption_is_a_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = Topic::builder("t")
+        .durable(dir.path(), FsyncPolicy::Always)
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        topic.append_unkeyed(format!("r{i}")).unwrap();
+    }
+    drop(topic);
+    let seg = dir.path().join("t-0").join(format!("{:020}.log", 0));
+    let len = fs::metadata(&seg).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 2).unwrap(); // a crash in the middle of the last write
+    drop(f);
+    let topic = Topic::builder("t")
+        .durable(dir.path(), FsyncPolicy::Always)
+        .build()
+        .unwrap();
+    assert_eq!(topic.offsets(0).unwrap(), (0, 4));
+    assert_eq!(topic.append_unkeyed("r4 again").unwrap().offset, 4);
+    drop(topic);
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[70] ^= 0x55; // inside the first record, valid records after it
+    fs::write(&seg, &bytes).unwrap();
+    match Topic::builder("t")
+        .durable(dir.path(), FsyncPolicy::Always)
+        .build()
+    {
+        Err(Error::Storage(e)) => assert!(e.to_string().contains("byte 64"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -17,7 +17,7 @@ use hashbrown::HashMap;
 
 use super::agg::Aggregator;
 use super::event::{ResultKind, WindowResult};
-use super::timers::RadixQueue;
+use super::timers::TimerQueue;
 
 /// The state of one window of one key.
 #[derive(Debug, Clone)]
@@ -450,7 +450,7 @@ fn schedule<K: Clone>(
 // Session windows.
 //
 // Per-key state lives in a slab (reused entries keep their allocations) found through a key index;
-// timers are a radix heap of (due, slab index, generation), so a timer needs neither a key clone nor
+// timers are a calendar queue of (due, slab index, generation), so a timer needs neither a key clone nor
 // a hash lookup, and stale ones are recognised by generation and due time.
 
 struct Sess<A> {
@@ -553,7 +553,7 @@ pub(crate) struct Sessions<K, A> {
     slab: Vec<SessKey<K, A>>,
     ctl: Vec<Ctl>,
     free: Vec<u32>,
-    timers: RadixQueue<(u32, u32)>,
+    timers: TimerQueue<(u32, u32)>,
 }
 
 impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
@@ -564,7 +564,7 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             slab: Vec::new(),
             ctl: Vec::new(),
             free: Vec::new(),
-            timers: RadixQueue::new(),
+            timers: TimerQueue::new(TimerQueue::<(u32, u32)>::shift_for(gap)),
         }
     }
 

@@ -1,97 +1,112 @@
-//! A monotone priority queue for event-time timers (a radix heap).
+//! A priority queue for event-time timers: a calendar of time buckets sorted on demand.
 //!
 //! Timers are only ever set at or after the current watermark and popped when the watermark passes
-//! them, so the keys popped never decrease and every key pushed is at least the last one popped. A
-//! radix heap exploits that: 65 buckets by the highest bit in which a key differs from the last key
-//! popped; a push is O(1), and each entry is redistributed at most 64 times in its life. It is much
-//! cheaper than a binary heap for the session engine, where every key re-arms its timer often.
+//! them. Entries go unsorted into the bucket of their time (`key >> shift`, buckets in a small
+//! ordered map); a bucket is sorted once, when the watermark reaches it, and then drained from the
+//! end. Entries that arrive for a bucket already sorted go to a small binary heap beside it. A push
+//! is one map lookup and a `Vec::push`; each entry is sorted once: far fewer instructions than a
+//! binary or radix heap for the session engine, where every key re-arms its timer often.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+#[derive(Debug, Clone)]
+struct Bucket<T> {
+    items: Vec<(u64, T)>,
+    /// Sorted by key, descending (the smallest last).
+    sorted: bool,
+}
 
 /// The queue. `T` is carried along with each key.
 #[derive(Debug, Clone)]
-pub(crate) struct RadixQueue<T> {
-    last: u64,
-    buckets: Vec<Vec<(u64, T)>>,
-    mins: Box<[u64; 65]>,
-    /// Bit `i` set when bucket `i` is not empty.
-    mask: u128,
+pub(crate) struct TimerQueue<T> {
+    shift: u32,
+    buckets: BTreeMap<u64, Bucket<T>>,
+    /// Entries pushed into a bucket after it was sorted.
+    late: BinaryHeap<Reverse<(u64, T)>>,
     len: usize,
 }
 
-impl<T> RadixQueue<T> {
-    pub(crate) fn new() -> Self {
-        RadixQueue {
-            last: 0,
-            buckets: (0..65).map(|_| Vec::new()).collect(),
-            mins: Box::new([u64::MAX; 65]),
-            mask: 0,
+impl<T: Ord> TimerQueue<T> {
+    /// A queue with buckets `2^shift` ms wide.
+    pub(crate) fn new(shift: u32) -> Self {
+        TimerQueue {
+            shift: shift.min(40),
+            buckets: BTreeMap::new(),
+            late: BinaryHeap::new(),
             len: 0,
         }
     }
 
-    #[inline]
-    fn bucket(&self, key: u64) -> usize {
-        let x = key.max(self.last) ^ self.last;
-        if x == 0 {
-            0
-        } else {
-            64 - x.leading_zeros() as usize
-        }
+    /// A bucket width for timers that are usually about `horizon` ms ahead: a quarter of it, as a
+    /// power of two (at least 1 ms).
+    pub(crate) fn shift_for(horizon: u64) -> u32 {
+        (horizon / 4).max(1).ilog2()
     }
 
-    /// Adds a timer. Keys below the last popped one are served first (they should not happen).
+    /// Adds a timer.
     #[inline]
     pub(crate) fn push(&mut self, key: u64, value: T) {
-        let b = self.bucket(key);
-        self.buckets[b].push((key, value));
-        self.mins[b] = self.mins[b].min(key);
-        self.mask |= 1 << b;
         self.len += 1;
+        let bucket = self
+            .buckets
+            .entry(key >> self.shift)
+            .or_insert_with(|| Bucket {
+                items: Vec::new(),
+                sorted: false,
+            });
+        if bucket.sorted {
+            self.late.push(Reverse((key, value)));
+        } else {
+            bucket.items.push((key, value));
+        }
     }
 
     /// Removes and returns a timer whose key is below `limit`, smallest first; `None` if there is none.
     #[inline]
     pub(crate) fn pop_below(&mut self, limit: u64) -> Option<(u64, T)> {
-        if self.mask & 1 == 0 {
-            if self.mask == 0 {
-                return None;
+        loop {
+            let late_min = self.late.peek().map(|Reverse((k, _))| *k);
+            let Some(mut first) = self.buckets.first_entry() else {
+                return self.pop_late(limit);
+            };
+            let start = *first.key() << self.shift;
+            let bucket = first.get_mut();
+            if !bucket.sorted {
+                if start >= limit {
+                    // Everything in the buckets is at or after `limit`.
+                    return self.pop_late(limit);
+                }
+                bucket.items.sort_unstable_by(|a, b| b.cmp(a));
+                bucket.sorted = true;
             }
-            let i = self.mask.trailing_zeros() as usize;
-            let m = self.mins[i];
-            if m >= limit {
-                return None;
+            let Some(&(min, _)) = bucket.items.last() else {
+                first.remove();
+                continue;
+            };
+            if late_min.is_some_and(|l| l < min) {
+                return self.pop_late(limit);
             }
-            // Everything in bucket i is smaller than anything in higher buckets, and `m` is below
-            // the watermark, so no later push can be smaller: make it the new origin.
-            self.last = m;
-            let mut items = std::mem::take(&mut self.buckets[i]);
-            self.mins[i] = u64::MAX;
-            self.mask &= !(1 << i);
-            self.len -= items.len();
-            for (k, v) in items.drain(..) {
-                self.push(k, v);
+            if min < limit {
+                self.len -= 1;
+                return bucket.items.pop();
             }
-            self.buckets[i] = items;
-        }
-        if self.mins[0] >= limit {
             return None;
         }
-        let item = self.buckets[0].pop();
-        if item.is_some() {
+    }
+
+    fn pop_late(&mut self, limit: u64) -> Option<(u64, T)> {
+        if self.late.peek().is_some_and(|Reverse((k, _))| *k < limit) {
             self.len -= 1;
+            self.late.pop().map(|Reverse(e)| e)
+        } else {
+            None
         }
-        if self.buckets[0].is_empty() {
-            self.mask &= !1;
-            self.mins[0] = u64::MAX;
-        }
-        item
     }
 
     pub(crate) fn clear(&mut self) {
-        for b in &mut self.buckets {
-            b.clear();
-        }
-        *self.mins = [u64::MAX; 65];
-        self.mask = 0;
+        self.buckets.clear();
+        self.late.clear();
         self.len = 0;
     }
 
@@ -111,8 +126,8 @@ mod tests {
         /// Against a sorted multiset, with the watermark discipline: pushes at or above the limit,
         /// pops below it.
         #[test]
-        fn behaves_like_a_sorted_multiset(ops in prop::collection::vec((0u64..3, 0u64..1_000, 0u64..50), 1..300)) {
-            let mut q = RadixQueue::new();
+        fn behaves_like_a_sorted_multiset(shift in 0u32..8, ops in prop::collection::vec((0u64..3, 0u64..1_000, 0u64..50), 1..300)) {
+            let mut q = TimerQueue::new(shift);
             let mut model: BTreeMap<u64, usize> = BTreeMap::new();
             let mut limit = 0u64;
             for (op, a, b) in ops {

@@ -1,162 +1,20 @@
-//! Tour section: durability. An ember-stream topic whose partitions live in ember-log segmented logs,
-//! written, "restarted" (dropped and opened again from its directory, as a new process would), and read
-//! back; a consumer group resumes from offsets committed to an atomically replaced file. Then ember-log
-//! on its own: a torn final record cut off by recovery, and a CRC check of every record.
-//!
-//! The storage adapter below is what plugs a log into a topic through ember-stream's
-//! `PartitionStorage` seam: the record value is the log payload; key, event time, append time and
-//! headers are the record's metadata (serde, postcard-encoded by `Log::append_meta`).
+//! Tour section: durability. An ember-stream topic in durable mode (`TopicBuilder::durable`: each
+//! partition an ember-log segmented log, committed group offsets in atomically replaced files) is
+//! written, "restarted" (dropped and built again on its directory, as a new process would), and read
+//! back; its consumer group resumes from its committed offsets. Then ember-log on its own: a torn final
+//! record cut off by recovery and a CRC check of every record; and ember-queue's durable mode.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::Duration;
 
-use ember_log::{FsyncPolicy, Log, atomic};
-use ember_stream::storage::{PartitionStorage, StoredRecord, TrimLimits, Trimmed};
-use ember_stream::{AutoOffsetReset, Bytes, Error, Message, Record, Topic};
-
-type Result<T, E = Error> = std::result::Result<T, E>;
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Meta {
-    timestamp: u64,
-    append_millis: u64,
-    key: Option<Vec<u8>>,
-    headers: Vec<(String, Vec<u8>)>,
-}
-
-impl Meta {
-    fn of(r: &ember_log::Record) -> Result<Meta> {
-        r.meta_value::<Meta>()
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::Storage(format!("record {} has no metadata", r.offset).into()))
-    }
-}
-
-fn storage_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Storage(Box::new(e))
-}
-
-/// One partition's records in an ember-log directory.
-#[derive(Debug)]
-struct LogStorage {
-    log: Log,
-    partition: u32,
-    start: u64,
-    /// `(size, append time)` of each retained record, oldest first, for retention.
-    sizes: VecDeque<(u64, u64)>,
-    bytes: u64,
-}
-
-impl LogStorage {
-    fn open(dir: &Path, partition: u32) -> Result<Self> {
-        let log = Log::builder(dir)
-            .fsync(FsyncPolicy::EveryN(64))
-            .open()
-            .map_err(storage_err)?;
-        let start = log.start_offset();
-        let (mut sizes, mut bytes) = (VecDeque::new(), 0);
-        for r in log.iter(start) {
-            let r = r.map_err(storage_err)?;
-            let m = Meta::of(&r)?;
-            let size = m.key.as_ref().map_or(0, Vec::len) as u64
-                + r.payload.len() as u64
-                + m.headers
-                    .iter()
-                    .map(|(n, v)| (n.len() + v.len()) as u64)
-                    .sum::<u64>();
-            sizes.push_back((size, m.append_millis));
-            bytes += size;
-        }
-        Ok(LogStorage {
-            log,
-            partition,
-            start,
-            sizes,
-            bytes,
-        })
-    }
-}
-
-impl PartitionStorage for LogStorage {
-    fn append(&mut self, stored: StoredRecord) -> Result<()> {
-        let r = &stored.record;
-        let meta = Meta {
-            timestamp: r.timestamp,
-            append_millis: stored.append_millis,
-            key: r.key.as_ref().map(|k| k.to_vec()),
-            headers: r
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), v.to_vec()))
-                .collect(),
-        };
-        self.log.append_meta(&meta, &r.value).map_err(storage_err)?;
-        self.sizes
-            .push_back((r.size() as u64, stored.append_millis));
-        self.bytes += r.size() as u64;
-        Ok(())
-    }
-
-    fn read(&self, from: u64, max: usize, out: &mut Vec<Record>) -> Result<()> {
-        for r in self
-            .log
-            .read(from.max(self.start), max, 0)
-            .map_err(storage_err)?
-        {
-            let m = Meta::of(&r)?;
-            out.push(Record {
-                partition: self.partition,
-                offset: r.offset,
-                timestamp: m.timestamp,
-                key: m.key.map(Bytes::from),
-                headers: m
-                    .headers
-                    .into_iter()
-                    .map(|(n, v)| (n, Bytes::from(v)))
-                    .collect(),
-                value: Bytes::from(r.payload),
-            });
-        }
-        Ok(())
-    }
-
-    fn earliest(&self) -> u64 {
-        self.start
-    }
-
-    fn next_offset(&self) -> u64 {
-        self.log.next_offset()
-    }
-
-    fn len(&self) -> u64 {
-        self.sizes.len() as u64
-    }
-
-    fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    fn head_append_millis(&self) -> Option<u64> {
-        self.sizes.front().map(|s| s.1)
-    }
-
-    fn trim(&mut self, _limits: &TrimLimits) -> Result<Trimmed> {
-        // The tour's topic has no retention; a full adapter moves a persisted start offset and deletes
-        // whole segments below it (`Log::delete_before`).
-        Ok(Trimmed::default())
-    }
-}
+use ember_log::{FsyncPolicy, Log};
+use ember_stream::{AutoOffsetReset, Message, Record, Topic};
 
 fn open_topic(dir: &Path) -> Topic {
-    let dir = dir.to_path_buf();
     Topic::builder("orders")
         .partitions(3)
-        .storage(move |name: &str, p: u32| {
-            let s = LogStorage::open(&dir.join(format!("{name}-{p}")), p)?;
-            Ok(Box::new(s) as Box<dyn PartitionStorage>)
-        })
+        .durable(dir, FsyncPolicy::EveryN(64))
         .build()
         .expect("open topic")
 }
@@ -165,7 +23,6 @@ fn open_topic(dir: &Path) -> Topic {
 pub fn run() {
     super::heading("durability: ember-stream on ember-log");
     let dir = tempfile::tempdir().expect("temp dir");
-    let offsets_file = dir.path().join("billing.offsets");
 
     // 1. Write, consume part of it, commit.
     let topic = open_topic(dir.path());
@@ -173,47 +30,42 @@ pub fn run() {
         let msg = Message::new(format!("order #{i}")).key(format!("customer-{}", i % 7));
         topic.send(msg).expect("send");
     }
-    let group = topic
-        .consumer_group("billing")
-        .auto_offset_reset(AutoOffsetReset::Earliest)
-        .build()
-        .expect("group");
+    let billing = |topic: &Topic| {
+        topic
+            .consumer_group("billing")
+            .auto_offset_reset(AutoOffsetReset::Earliest)
+            .build()
+            .expect("group")
+    };
+    let group = billing(&topic);
     let mut member = group.join("worker-1").expect("join");
     let done = member.poll(25, Duration::ZERO).expect("poll").len();
-    member.commit().expect("commit");
-    let committed: BTreeMap<u32, u64> = (0..3)
-        .filter_map(|p| group.committed(p).ok().flatten().map(|o| (p, o)))
+    member.commit().expect("commit"); // written to disk before it returns
+    let committed: Vec<Option<u64>> = (0..3)
+        .map(|p| group.committed(p).expect("committed"))
         .collect();
-    atomic::write_value(&offsets_file, &committed).expect("persist offsets");
     let ends: Vec<u64> = (0..3)
         .map(|p| topic.offsets(p).expect("offsets").1)
         .collect();
     println!(
-        "wrote 60 orders to 3 partitions on disk (ends {ends:?}); billing processed {done} and committed {committed:?}"
+        "durable topic: 60 orders in 3 partitions on disk (ends {ends:?}); billing processed {done}, committed {committed:?}"
     );
     drop((member, group, topic)); // the process "stops"
 
-    // 2. Restart: reopen the directory; offsets resume, the group resumes from its committed offsets.
+    // 2. Restart: build the topic again on the same directory.
     let topic = open_topic(dir.path());
     let reopened: Vec<u64> = (0..3)
         .map(|p| topic.offsets(p).expect("offsets").1)
         .collect();
-    let saved: BTreeMap<u32, u64> = atomic::read_value(&offsets_file)
-        .expect("read offsets")
-        .unwrap_or_default();
-    let group = topic
-        .consumer_group("billing")
-        .auto_offset_reset(AutoOffsetReset::Earliest)
-        .build()
-        .expect("group");
-    for (&p, &o) in &saved {
-        group.reset_offset(p, o).expect("restore offset");
-    }
+    let group = billing(&topic);
+    let restored: Vec<Option<u64>> = (0..3)
+        .map(|p| group.committed(p).expect("committed"))
+        .collect();
     let mut member = group.join("worker-1").expect("join");
     let rest = member.poll(100, Duration::ZERO).expect("poll");
     let next = topic.append("customer-1", "order #60").expect("append");
     println!(
-        "after restart: partition ends {reopened:?} (same), billing resumed and got the other {} orders (first: {:?}); a new append got {next}",
+        "after restart: ends {reopened:?}, billing committed {restored:?}: it got the other {} orders (first {:?}); a new append got {next}",
         rest.len(),
         rest.first().and_then(Record::value_str).unwrap_or("-"),
     );

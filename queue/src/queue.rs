@@ -252,11 +252,14 @@ enum Wait {
     Forever,
 }
 
+/// The last step of [`backoff`] that spins (the later ones yield).
+const SPIN_STEPS: u32 = 5;
+
 /// Spins, then yields, a few rounds before a thread goes to sleep on a signal: a message or room often
 /// appears within microseconds, and a sleep/wake costs more than that.
 fn backoff(step: &mut u32) -> bool {
     match *step {
-        0..=5 => {
+        0..=SPIN_STEPS => {
             for _ in 0..(1u32 << *step) {
                 std::hint::spin_loop();
             }
@@ -567,6 +570,13 @@ impl<T> Queue<T> {
                 Wait::Forever => None,
             };
             if backoff(&mut step) {
+                // While spinning, look again only once a producer has filled the inbox: a read of a
+                // rarely written line instead of a poll (locks, and a clock read in ack mode).
+                // Messages that become visible otherwise (a nack, an ended delay or lease) are seen
+                // at the yield steps and by the sleep protocol's look.
+                while step <= SPIN_STEPS && !inner.inbox_hint.load(AtomicOrdering::Acquire) {
+                    backoff(&mut step);
+                }
                 continue;
             }
             // Sleep protocol (see `state`): register, read the epoch, look again, wait.

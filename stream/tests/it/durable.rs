@@ -155,3 +155,111 @@ fn a_torn_tail_is_recovered_and_corruption_is_a_storage_error() {
         other => panic!("{other:?}"),
     }
 }
+
+const CRASH_DIR: &str = "EMBER_STREAM_CRASH_DIR";
+const CRASH_RUN: &str = "EMBER_STREAM_CRASH_RUN";
+
+fn crash_topic(dir: &Path) -> Topic {
+    Topic::builder("crash")
+        .partitions(2)
+        .durable(dir, FsyncPolicy::Always)
+        .build()
+        .unwrap()
+}
+
+/// The child of the crash test: appends from 2 threads and prints every acknowledged record id.
+#[test]
+#[ignore = "child process of the crash test"]
+fn crash_child() {
+    let dir = std::env::var(CRASH_DIR).expect("run by the crash test");
+    let run: u32 = std::env::var(CRASH_RUN).unwrap().parse().unwrap();
+    let topic = crash_topic(Path::new(&dir));
+    println!("READY");
+    let handles: Vec<_> = (0..2u32)
+        .map(|t| {
+            let topic = topic.clone();
+            std::thread::spawn(move || {
+                for seq in 0..100_000u32 {
+                    let id = topic
+                        .append(format!("key-{t}"), format!("r{run}-t{t}-s{seq}"))
+                        .unwrap();
+                    println!("ACK {} {} {run} {t} {seq}", id.partition, id.offset);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_record_of_a_durable_topic() {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use rand::{Rng, SeedableRng};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(42);
+    let mut acked: HashMap<(u32, u64), String> = HashMap::new();
+    for run in 0..6u32 {
+        let kill_after = rng.random_range(1..=60usize);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "durable::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_DIR, dir.path())
+            .env(CRASH_RUN, run.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut acks = 0;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let Ok(line) = line else { break };
+            let Some(at) = line.find("ACK ") else {
+                continue;
+            };
+            let w: Vec<&str> = line[at..].split_whitespace().collect();
+            let (p, o): (u32, u64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
+            let value = format!("r{}-t{}-s{}", w[3], w[4], w[5]);
+            assert!(
+                acked.insert((p, o), value).is_none(),
+                "record {p}-{o} acknowledged twice"
+            );
+            acks += 1;
+            if acks >= kill_after {
+                child.kill().unwrap(); // SIGKILL
+                break;
+            }
+        }
+        assert!(!child.wait().unwrap().success(), "the child was killed");
+        let topic = crash_topic(dir.path());
+        for p in 0..2 {
+            let (earliest, latest) = topic.offsets(p).unwrap();
+            let recs = topic.read(p, earliest, usize::MAX).unwrap();
+            assert_eq!(recs.len() as u64, latest - earliest);
+            for (i, r) in recs.iter().enumerate() {
+                assert_eq!(r.offset, earliest + i as u64, "dense offsets");
+                let v = r.value_str().expect("a whole record");
+                assert!(
+                    v.starts_with('r') && v.contains("-t") && v.contains("-s"),
+                    "{v}"
+                );
+            }
+            for (&(ap, ao), v) in &acked {
+                if ap == p {
+                    assert!(ao < latest, "acknowledged record {ap}-{ao} lost");
+                    assert_eq!(recs[(ao - earliest) as usize].value_str(), Some(v.as_str()));
+                }
+            }
+        }
+    }
+    assert!(acked.len() >= 6, "the children acknowledged appends: {}", acked.len());
+}

@@ -261,5 +261,9 @@ fn sigkill_loses_no_acknowledged_record_of_a_durable_topic() {
             }
         }
     }
-    assert!(acked.len() >= 6, "the children acknowledged appends: {}", acked.len());
+    assert!(
+        acked.len() >= 6,
+        "the children acknowledged appends: {}",
+        acked.len()
+    );
 }

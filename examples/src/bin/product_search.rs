@@ -174,12 +174,12 @@ fn main() -> ember_search::Result<()> {
 
     // the query-string syntax: required, excluded, field and range clauses
     let res = index.search(
-        SearchRequest::new(r#"+category:socks "running socks" -compression likes:>=1000"#)
+        SearchRequest::new(r#"+category:socks "running socks" -compression +likes:>=1000"#)
             .highlight("name")
             .limit(5),
     )?;
     show(
-        "+category:socks \"running socks\" -compression likes:>=1000",
+        "+category:socks \"running socks\" -compression +likes:>=1000",
         &res,
     );
 

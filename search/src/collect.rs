@@ -124,6 +124,11 @@ pub(crate) fn dictionary_table(col: &StrColumn) -> Option<Vec<String>> {
     if col.num_terms() > 65_536 {
         return None;
     }
+    full_dictionary(col)
+}
+
+/// All values of a keyword column's dictionary, by ordinal, read block by block.
+pub(crate) fn full_dictionary(col: &StrColumn) -> Option<Vec<String>> {
     let mut out = Vec::with_capacity(col.num_terms());
     let mut stream = col.dictionary().stream().ok()?;
     while stream.advance() {

@@ -345,6 +345,7 @@ impl SearchIndexBuilder {
                 oldest_pending: None,
             }),
             pending: Mutex::new(HashMap::new()),
+            id_cache: Mutex::new(HashMap::new()),
             analyzers: Mutex::new(analyzers),
             clock: self.clock,
             ranking: self.ranking,
@@ -517,6 +518,8 @@ pub(crate) struct Inner {
     writer: Mutex<WriterState>,
     /// Writes not yet visible, for real-time `get`: id → (seq, document or deleted).
     pending: Mutex<HashMap<String, (u64, Option<Document>)>>,
+    /// Per segment: its ids by fast-column ordinal (hits' ids without reading stored documents).
+    id_cache: Mutex<HashMap<tantivy::index::SegmentId, Arc<Vec<String>>>>,
     /// (analyzer, words analyzer) per text field, reused across searches.
     analyzers: Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
     clock: SharedClock,
@@ -979,26 +982,37 @@ impl Inner {
                 .push((u64::from(e.doc), i));
         }
         for (seg, docs) in by_segment {
-            let Some(col) = searcher
-                .segment_reader(seg)
-                .fast_fields()
-                .str(&self.schema.id)?
-            else {
+            let reader = searcher.segment_reader(seg);
+            let Some(col) = reader.fast_fields().str(&self.schema.id)? else {
                 continue;
             };
-            let mut wanted: Vec<(u64, usize)> = docs
-                .iter()
-                .filter_map(|&(doc, i)| col.term_ords(doc as u32).next().map(|o| (o, i)))
-                .collect();
-            wanted.sort_unstable();
-            let ords: Vec<u64> = wanted.iter().map(|(o, _)| *o).collect();
-            let mut k = 0;
-            col.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
-                if let Some(&(_, i)) = wanted.get(k) {
-                    out[i] = String::from_utf8_lossy(bytes).into_owned();
+            // the segment's ids by ordinal, read once per segment (its dictionary blocks are compressed)
+            let table = {
+                let mut cache = self.id_cache.lock();
+                if cache.len() > 4 * searcher.segment_readers().len() + 8 {
+                    let live: HashSet<_> = searcher
+                        .segment_readers()
+                        .iter()
+                        .map(|s| s.segment_id())
+                        .collect();
+                    cache.retain(|k, _| live.contains(k));
                 }
-                k += 1;
-            })?;
+                match cache.get(&reader.segment_id()) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = Arc::new(crate::collect::full_dictionary(&col).unwrap_or_default());
+                        cache.insert(reader.segment_id(), t.clone());
+                        t
+                    }
+                }
+            };
+            for (doc, i) in docs {
+                if let Some(ord) = col.term_ords(doc as u32).next() {
+                    if let Some(id) = table.get(ord as usize) {
+                        out[i].clone_from(id);
+                    }
+                }
+            }
         }
         Ok(out)
     }

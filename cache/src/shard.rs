@@ -209,20 +209,42 @@ impl<K: Eq, V> Shard<K, V> {
             self.policy.on_miss(hash);
             return None;
         };
-        let slot = self.slots[idx as usize].as_mut()?;
-        if slot.has_deadline() {
-            let now = now();
-            if slot.expired(now) {
-                self.remove_idx(idx, RemovalCause::Expired, true, out);
-                self.counters.misses += 1;
-                self.policy.on_miss(hash);
-                return None;
-            }
-            slot.touch_idle(now);
+        if self.slots[idx as usize].as_ref()?.has_deadline() && !self.check_deadline(idx, now, out)
+        {
+            self.counters.misses += 1;
+            self.policy.on_miss(hash);
+            return None;
         }
-        self.policy.on_hit(idx, hash);
-        self.counters.hits += 1;
-        self.slots[idx as usize].as_ref().map(|s| &s.value)
+        let Shard {
+            slots,
+            policy,
+            counters,
+            ..
+        } = self;
+        policy.on_hit(idx, hash);
+        counters.hits += 1;
+        slots[idx as usize].as_ref().map(|s| &s.value)
+    }
+
+    /// The slow path of a read of an entry with a deadline: removes it if expired (returns false),
+    /// else extends its idle deadline.
+    #[cold]
+    fn check_deadline(
+        &mut self,
+        idx: u32,
+        now: impl FnOnce() -> Instant,
+        out: &mut Removed<K, V>,
+    ) -> bool {
+        let now = now();
+        let Some(slot) = self.slots[idx as usize].as_mut() else {
+            return false;
+        };
+        if slot.expired(now) {
+            self.remove_idx(idx, RemovalCause::Expired, true, out);
+            return false;
+        }
+        slot.touch_idle(now);
+        true
     }
 
     /// Looks `key` up without counting or touching the policy. Expired entries are invisible.

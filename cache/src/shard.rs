@@ -1,4 +1,4 @@
-//! One shard: a slab of entries, a hash table of slot indexes, the policy, expiry timers, counters.
+//! One shard: a hash table of entries, slot numbers for the policy, expiry timers, counters.
 //!
 //! Everything here runs under the shard's mutex. The expiry bookkeeping follows one rule: a shard reads
 //! the clock only when an entry has a deadline, so a cache without TTL/TTI never touches it.
@@ -13,10 +13,13 @@ use hashbrown::HashTable;
 use crate::policy::{AnyPolicy, Eviction, Policy};
 use crate::stats::RemovalCause;
 
+/// An entry, stored inline in the shard's hash table (one memory access finds key and value). `idx`
+/// is its stable slot number, by which the policy and the timers know it; the shard maps a slot number
+/// back to the entry through `hashes[idx]`.
 pub(crate) struct Slot<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    hash: u64,
+    idx: u32,
     weight: u32,
     /// Expiry bookkeeping, boxed so that entries without a deadline stay small (and the hot path of a
     /// cache without TTL/TTI touches less memory).
@@ -139,8 +142,9 @@ pub(crate) struct Counters {
 }
 
 pub(crate) struct Shard<K, V> {
-    table: HashTable<u32>,
-    slots: Vec<Option<Slot<K, V>>>,
+    table: HashTable<Slot<K, V>>,
+    /// The hash of the entry holding each slot number (to find it from the policy's victims).
+    hashes: Vec<u64>,
     free: Vec<u32>,
     policy: AnyPolicy,
     capacity: u64,
@@ -156,7 +160,7 @@ impl<K: Eq, V> Shard<K, V> {
     pub(crate) fn new(kind: Policy, capacity: u64) -> Self {
         Shard {
             table: HashTable::new(),
-            slots: Vec::new(),
+            hashes: Vec::new(),
             free: Vec::new(),
             policy: AnyPolicy::new(kind, capacity),
             capacity,
@@ -175,19 +179,17 @@ impl<K: Eq, V> Shard<K, V> {
     }
 
     #[inline]
-    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<&Slot<K, V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let slots = &self.slots;
-        self.table
-            .find(hash, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|s| s.key.borrow() == key)
-            })
-            .copied()
+        self.table.find(hash, |s| s.key.borrow() == key)
+    }
+
+    fn slot_mut(&mut self, idx: u32) -> Option<&mut Slot<K, V>> {
+        let hash = *self.hashes.get(idx as usize)?;
+        self.table.find_mut(hash, |s| s.idx == idx)
     }
 
     /// Looks `key` up as a read: counts a hit or miss, updates the policy and the idle deadline, removes
@@ -204,47 +206,66 @@ impl<K: Eq, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let Some(idx) = self.find(hash, key) else {
-            self.counters.misses += 1;
-            self.policy.on_miss(hash);
-            return None;
-        };
-        if self.slots[idx as usize].as_ref()?.has_deadline() && !self.check_deadline(idx, now, out)
-        {
-            self.counters.misses += 1;
-            self.policy.on_miss(hash);
-            return None;
+        if !self.timers.is_empty() {
+            // Some entry has a deadline (every such entry is in the timer heap).
+            return self.get_timed(hash, key, now, out);
         }
         let Shard {
-            slots,
+            table,
             policy,
             counters,
             ..
         } = self;
-        policy.on_hit(idx, hash);
-        counters.hits += 1;
-        slots[idx as usize].as_ref().map(|s| &s.value)
+        match table.find(hash, |s| s.key.borrow() == key) {
+            Some(slot) => {
+                policy.on_hit(slot.idx, hash);
+                counters.hits += 1;
+                Some(&slot.value)
+            }
+            None => {
+                counters.misses += 1;
+                policy.on_miss(hash);
+                None
+            }
+        }
     }
 
-    /// The slow path of a read of an entry with a deadline: removes it if expired (returns false),
-    /// else extends its idle deadline.
+    /// [`get`](Self::get) when entries may have deadlines.
     #[cold]
-    fn check_deadline(
+    fn get_timed<Q>(
         &mut self,
-        idx: u32,
+        hash: u64,
+        key: &Q,
         now: impl FnOnce() -> Instant,
         out: &mut Removed<K, V>,
-    ) -> bool {
-        let now = now();
-        let Some(slot) = self.slots[idx as usize].as_mut() else {
-            return false;
+    ) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let live = match self.table.find_mut(hash, |s| s.key.borrow() == key) {
+            None => None,
+            Some(slot) if !slot.has_deadline() => Some(slot.idx),
+            Some(slot) => {
+                let now = now();
+                if slot.expired(now) {
+                    let idx = slot.idx;
+                    self.remove_idx(idx, RemovalCause::Expired, true, out);
+                    None
+                } else {
+                    slot.touch_idle(now);
+                    Some(slot.idx)
+                }
+            }
         };
-        if slot.expired(now) {
-            self.remove_idx(idx, RemovalCause::Expired, true, out);
-            return false;
-        }
-        slot.touch_idle(now);
-        true
+        let Some(idx) = live else {
+            self.counters.misses += 1;
+            self.policy.on_miss(hash);
+            return None;
+        };
+        self.policy.on_hit(idx, hash);
+        self.counters.hits += 1;
+        self.find(hash, key).map(|s| &s.value)
     }
 
     /// Looks `key` up without counting or touching the policy. Expired entries are invisible.
@@ -253,8 +274,7 @@ impl<K: Eq, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let idx = self.find(hash, key)?;
-        let slot = self.slots[idx as usize].as_ref()?;
+        let slot = self.find(hash, key)?;
         if slot.has_deadline() && slot.expired(now()) {
             return None;
         }
@@ -273,13 +293,13 @@ impl<K: Eq, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let idx = self.find(hash, key)?;
-        let slot = self.slots[idx as usize].as_ref()?;
+        let slot = self.find(hash, key)?;
         if slot.has_deadline() && slot.expired(now()) {
+            let idx = slot.idx;
             self.remove_idx(idx, RemovalCause::Expired, true, out);
             return None;
         }
-        self.slots[idx as usize].as_ref().map(|s| &s.value)
+        self.find(hash, key).map(|s| &s.value)
     }
 
     /// Inserts or replaces. With `times.keep`, a replaced entry keeps its expiry (counters, `compute`).
@@ -294,14 +314,14 @@ impl<K: Eq, V> Shard<K, V> {
         out: &mut Removed<K, V>,
     ) -> bool {
         let too_heavy = u64::from(weight) > self.capacity;
-        let existed = if let Some(idx) = self.find(hash, &key) {
+        let existed = if let Some(idx) = self.find(hash, &key).map(|s| s.idx) {
             if too_heavy {
                 self.remove_idx(idx, RemovalCause::Replaced, true, out);
                 self.counters.removed[RemovalCause::Size.index()] += 1;
                 out.push(key, value, RemovalCause::Size);
                 return true;
             }
-            let Some(slot) = self.slots[idx as usize].as_mut() else {
+            let Some(slot) = self.table.find_mut(hash, |s| s.idx == idx) else {
                 return false;
             };
             let old_weight = slot.weight;
@@ -326,21 +346,21 @@ impl<K: Eq, V> Shard<K, V> {
             let idx = match self.free.pop() {
                 Some(i) => i,
                 None => {
-                    self.slots.push(None);
-                    (self.slots.len() - 1) as u32
+                    self.hashes.push(0);
+                    (self.hashes.len() - 1) as u32
                 }
             };
-            self.slots[idx as usize] = Some(Slot {
+            self.hashes[idx as usize] = hash;
+            let slot = Slot {
                 key,
                 value,
-                hash,
+                idx,
                 weight,
                 life: Slot::<K, V>::life_for(&times, None),
-            });
-            let slots = &self.slots;
-            self.table.insert_unique(hash, idx, |&i| {
-                slots[i as usize].as_ref().map_or(0, |s| s.hash)
-            });
+            };
+            let hashes = &self.hashes;
+            self.table
+                .insert_unique(hash, slot, |s| hashes[s.idx as usize]);
             self.weight += u64::from(weight);
             self.policy.on_insert(idx, hash, weight);
             self.counters.inserts += 1;
@@ -371,30 +391,40 @@ impl<K: Eq, V> Shard<K, V> {
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
-        K: Clone,
         V: Clone,
     {
-        let idx = self.find(hash, key)?;
-        let slot = self.slots[idx as usize].as_ref()?;
+        let slot = self.find(hash, key)?;
+        let idx = slot.idx;
         if slot.has_deadline() && slot.expired(now()) {
             self.remove_idx(idx, RemovalCause::Expired, true, out);
             return None;
         }
-        let mut tmp = Removed::new(true);
-        self.remove_idx(idx, RemovalCause::Explicit, true, &mut tmp);
-        let (k, v, c) = tmp.items.pop()?;
-        let value = v.clone();
-        out.push(k, v, c);
+        let slot = self.take(idx)?;
+        self.counters.removed[RemovalCause::Explicit.index()] += 1;
+        let value = slot.value.clone();
+        out.push(slot.key, slot.value, RemovalCause::Explicit);
         Some(value)
     }
 
+    /// Unlinks slot `idx` from the table and frees its number (policy and counters untouched).
+    fn take(&mut self, idx: u32) -> Option<Slot<K, V>> {
+        let hash = *self.hashes.get(idx as usize)?;
+        let entry = self.table.find_entry(hash, |s| s.idx == idx).ok()?;
+        let (slot, _) = entry.remove();
+        self.free.push(idx);
+        self.weight -= u64::from(slot.weight);
+        self.policy.on_remove(idx);
+        Some(slot)
+    }
+
     fn remove_idx(&mut self, idx: u32, cause: RemovalCause, unlink: bool, out: &mut Removed<K, V>) {
-        let Some(slot) = self.slots[idx as usize].take() else {
+        let Some(hash) = self.hashes.get(idx as usize).copied() else {
             return;
         };
-        if let Ok(entry) = self.table.find_entry(slot.hash, |&i| i == idx) {
-            entry.remove();
-        }
+        let Ok(entry) = self.table.find_entry(hash, |s| s.idx == idx) else {
+            return;
+        };
+        let (slot, _) = entry.remove();
         self.free.push(idx);
         self.weight -= u64::from(slot.weight);
         if unlink {
@@ -410,27 +440,27 @@ impl<K: Eq, V> Shard<K, V> {
             let n = self.table.len() as u64;
             self.counters.removed[RemovalCause::Explicit.index()] += n;
             self.table.clear();
-            self.slots.clear();
+            self.hashes.clear();
             self.free.clear();
             self.timers.clear();
             self.weight = 0;
             self.policy.clear();
             return;
         }
-        for idx in 0..self.slots.len() as u32 {
-            let hit = match &self.slots[idx as usize] {
-                Some(s) => pred.is_none_or(|p| p(&s.key, &s.value)),
-                None => false,
-            };
-            if hit {
-                self.remove_idx(idx, RemovalCause::Explicit, true, out);
-            }
+        let doomed: Vec<u32> = self
+            .table
+            .iter()
+            .filter(|s| pred.is_none_or(|p| p(&s.key, &s.value)))
+            .map(|s| s.idx)
+            .collect();
+        for idx in doomed {
+            self.remove_idx(idx, RemovalCause::Explicit, true, out);
         }
     }
 
     /// Calls `f` on every live entry.
     pub(crate) fn for_each(&self, now: Option<Instant>, mut f: impl FnMut(&K, &V)) {
-        for s in self.slots.iter().flatten() {
+        for s in self.table.iter() {
             if let Some(now) = now {
                 if s.expired(now) {
                     continue;
@@ -447,7 +477,8 @@ impl<K: Eq, V> Shard<K, V> {
     }
 
     fn schedule(&mut self, idx: u32) {
-        let Some(slot) = self.slots[idx as usize].as_mut() else {
+        let live = self.table.len();
+        let Some(slot) = self.slot_mut(idx) else {
             return;
         };
         let Some(deadline) = slot.deadline() else {
@@ -458,16 +489,16 @@ impl<K: Eq, V> Shard<K, V> {
         }
         slot.set_timer_at(Some(deadline));
         self.timers.push(Reverse((deadline, idx)));
-        if self.timers.len() > 2 * self.table.len() + 1024 {
+        if self.timers.len() > 2 * live + 1024 {
             self.rebuild_timers();
         }
     }
 
     fn rebuild_timers(&mut self) {
         self.timers.clear();
-        for (i, s) in self.slots.iter().enumerate() {
-            if let Some(t) = s.as_ref().and_then(|s| s.timer_at()) {
-                self.timers.push(Reverse((t, i as u32)));
+        for s in self.table.iter() {
+            if let Some(t) = s.timer_at() {
+                self.timers.push(Reverse((t, s.idx)));
             }
         }
     }
@@ -481,7 +512,7 @@ impl<K: Eq, V> Shard<K, V> {
             }
             self.timers.pop();
             n += 1;
-            let Some(slot) = self.slots[idx as usize].as_mut() else {
+            let Some(slot) = self.slot_mut(idx) else {
                 continue;
             };
             if slot.timer_at() != Some(t) {

@@ -29,11 +29,10 @@
 use std::fmt;
 
 /// The bound every stats snapshot meets: see the [module docs](self).
-#[cfg(feature = "serde")]
-pub trait Snapshot: Clone + fmt::Debug + fmt::Display + serde::Serialize {}
-
-/// The bound every stats snapshot meets: see the [module docs](self).
-#[cfg(not(feature = "serde"))]
+///
+/// `serde::Serialize` is not part of the bound (cargo unifies features across a build, so a bound that
+/// changed with ember-core's `serde` feature would break a crate built without its own `serde` feature);
+/// every Ember snapshot implements it when its crate's `serde` feature is on, which is the default.
 pub trait Snapshot: Clone + fmt::Debug + fmt::Display {}
 
 /// Writes `name=value` pairs separated by single spaces.

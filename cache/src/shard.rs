@@ -314,16 +314,16 @@ impl<K: Eq, V> Shard<K, V> {
         out: &mut Removed<K, V>,
     ) -> bool {
         let too_heavy = u64::from(weight) > self.capacity;
-        let existed = if let Some(idx) = self.find(hash, &key).map(|s| s.idx) {
+        // One lookup for a replace: the slot found by key is updated in place.
+        let found = self.table.find_mut(hash, |s| s.key == key);
+        let existed = if let Some(slot) = found {
+            let idx = slot.idx;
             if too_heavy {
                 self.remove_idx(idx, RemovalCause::Replaced, true, out);
                 self.counters.removed[RemovalCause::Size.index()] += 1;
                 out.push(key, value, RemovalCause::Size);
                 return true;
             }
-            let Some(slot) = self.table.find_mut(hash, |s| s.idx == idx) else {
-                return false;
-            };
             let old_weight = slot.weight;
             let old = std::mem::replace(&mut slot.value, value);
             slot.weight = weight;
@@ -331,10 +331,13 @@ impl<K: Eq, V> Shard<K, V> {
                 let timer_at = slot.timer_at();
                 slot.life = Slot::<K, V>::life_for(&times, timer_at);
             }
+            let timed = slot.has_deadline();
             self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
             self.policy.on_update(idx, hash, old_weight, weight);
             self.counters.removed[RemovalCause::Replaced.index()] += 1;
-            self.schedule(idx);
+            if timed {
+                self.schedule(idx);
+            }
             out.push(key, old, RemovalCause::Replaced);
             true
         } else {
@@ -351,12 +354,14 @@ impl<K: Eq, V> Shard<K, V> {
                 }
             };
             self.hashes[idx as usize] = hash;
+            let life = Slot::<K, V>::life_for(&times, None);
+            let timed = life.is_some();
             let slot = Slot {
                 key,
                 value,
                 idx,
                 weight,
-                life: Slot::<K, V>::life_for(&times, None),
+                life,
             };
             let hashes = &self.hashes;
             self.table
@@ -364,7 +369,9 @@ impl<K: Eq, V> Shard<K, V> {
             self.weight += u64::from(weight);
             self.policy.on_insert(idx, hash, weight);
             self.counters.inserts += 1;
-            self.schedule(idx);
+            if timed {
+                self.schedule(idx);
+            }
             false
         };
         self.evict_overflow(out);

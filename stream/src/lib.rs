@@ -77,14 +77,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod consumer;
+#[cfg(feature = "durable")]
+pub mod durable;
 mod error;
 pub mod group;
 pub mod pending;
 pub mod pubsub;
 mod record;
 pub mod stats;
-#[cfg(feature = "durable")]
-pub mod durable;
 pub mod storage;
 mod topic;
 pub mod window;

@@ -489,6 +489,16 @@ impl<T> Consumer<T> {
         self.horizon = Horizon::Nobody;
     }
 
+    /// The last message left the consumer side: if the queue may be closed, wake sleeping consumers
+    /// so they return `Closed` now rather than at the deadline of the lease that just ended.
+    /// (`inbox_hint` is set for good by `close`; when it is set because the inbox is non-empty, the
+    /// producer has notified already, so this costs at most a spurious look.)
+    fn wake_if_drained(&mut self, inner: &Inner<T>, wake: &mut Wake) {
+        if self.holds_nothing() && inner.inbox_hint.load(Ordering::Acquire) {
+            self.wake_sleepers(wake);
+        }
+    }
+
     /// Something will happen by itself at `at` (a delay or a lease ends): wake sleeping consumers if
     /// one of them would otherwise sleep past it.
     fn note_event(&mut self, at: Instant, wake: &mut Wake) {
@@ -739,6 +749,7 @@ impl<T> Consumer<T> {
         if let Some(group) = &entry.group {
             self.advance_group(group, now, wake);
         }
+        self.wake_if_drained(inner, wake);
         Ok(())
     }
 
@@ -845,6 +856,7 @@ impl<T> Consumer<T> {
         if let Some(group) = &group {
             self.advance_group(group, now, wake);
         }
+        self.wake_if_drained(inner, wake);
     }
 
     /// Gauges for stats (call after draining the inbox).

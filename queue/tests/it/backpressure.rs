@@ -147,3 +147,30 @@ fn many_blocked_senders_all_get_through() {
     }
     assert_eq!(q.stats().acks, 300);
 }
+
+/// A receiver waiting on a closed queue whose last message is leased to someone else returns `Closed`
+/// as soon as that lease ends by an ack or a dead-letter move, not at the lease deadline (the manual
+/// clock never reaches it here).
+#[test]
+fn closed_queue_wakes_receiver_when_last_lease_ends() {
+    for dead_letter in [false, true] {
+        let (clock, builder) = manual::<u32>();
+        let queue = builder.max_receives(1).build().unwrap();
+        queue.send(1).unwrap();
+        let d = queue.try_receive().unwrap();
+        queue.close();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let q = queue.clone();
+        let waiter = thread::spawn(move || tx.send(q.receive().map(|d| *d.body())).unwrap());
+        parked(&clock, 1);
+        if dead_letter {
+            queue.nack(d.receipt()).unwrap();
+        } else {
+            queue.ack(d.receipt()).unwrap();
+        }
+        // A guard against hanging on failure, not a timing assertion.
+        let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(got, Ok(Err(Error::Closed)), "dead_letter={dead_letter}");
+        waiter.join().unwrap();
+    }
+}

@@ -177,128 +177,46 @@ pub(crate) fn encode_frame(
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// Below this many bytes, [`record_crc`] uses its own short-input path; at and above it, the
-/// `crc32c` crate's 3-way interleaved path with tables is as fast.
-#[cfg(target_arch = "x86_64")]
+/// Below this many bytes, [`record_crc`] uses one chain of 8-byte CRC instructions on unaligned
+/// loads; at and above it, the `crc32c` crate's 3-way interleaved path is faster.
 const SHORT_CRC: usize = 256;
 
-/// From this many bytes up, the short path runs three independent CRC chains (joined with one
-/// carry-less multiply each); below it, one chain.
-#[cfg(target_arch = "x86_64")]
-const SPLIT_CRC: usize = 64;
-
-/// `SHIFT[n]` = x^(8n - 33) mod P (CRC32C polynomial, bit-reflected) for 5 <= n < `SHORT_CRC`:
-/// a CRC register multiplied by it carry-lessly and reduced with one CRC step equals the register
-/// after `n` more zero bytes.
-#[cfg(target_arch = "x86_64")]
-static SHIFT: [u32; SHORT_CRC] = shift_table();
-
-#[cfg(target_arch = "x86_64")]
-const fn shift_table() -> [u32; SHORT_CRC] {
-    let mut t = [0u32; SHORT_CRC];
-    let mut v: u32 = 0x8000_0000; // x^0
-    let mut e = 0;
-    let mut n = 5;
-    while n < SHORT_CRC {
-        while e < 8 * n - 33 {
-            v = if v & 1 != 0 {
-                (v >> 1) ^ 0x82F6_3B78
-            } else {
-                v >> 1
-            };
-            e += 1;
-        }
-        t[n] = v;
-        n += 1;
-    }
-    t
-}
-
 /// CRC32C (Castagnoli) of a record's body: the same value as `crc32c::crc32c`. For short inputs
-/// (typical records) on x86_64 with SSE 4.2 and PCLMULQDQ it avoids the crate's byte-at-a-time
-/// alignment prefix and suffix (frames start at any alignment in the write buffer; unaligned 8-byte
-/// loads are cheap on x86_64) and, from 64 bytes, splits the input into three chains the CPU runs in
-/// parallel (a CRC instruction has a latency of 3 cycles and a throughput of 1).
+/// (typical records) on x86_64 with SSE 4.2 it avoids the crate's byte-at-a-time alignment prefix
+/// and suffix (frames start at any alignment in the write buffer): unaligned 8-byte loads are cheap
+/// on x86_64, each byte step costs a full CRC instruction latency.
 #[inline]
 pub(crate) fn record_crc(data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if data.len() < SHORT_CRC
-            && std::is_x86_feature_detected!("sse4.2")
-            && std::is_x86_feature_detected!("pclmulqdq")
-        {
-            // SAFETY: the CPU supports SSE 4.2 and PCLMULQDQ (checked just above).
-            return unsafe { crc32c_short(data) };
+        if data.len() < SHORT_CRC && std::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the CPU supports SSE 4.2 (checked just above).
+            return unsafe { crc32c_short_sse42(data) };
         }
     }
     crc32c::crc32c(data)
 }
 
-/// The CRC register after running `data` through it from `crc` (no pre/post inversion).
+/// # Safety
+/// The CPU must support SSE 4.2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse4.2")]
 #[allow(unused_unsafe)] // the intrinsics are safe inside `target_feature` functions on newer compilers
-#[inline]
-unsafe fn crc_chain(crc: u32, data: &[u8]) -> u32 {
+unsafe fn crc32c_short_sse42(data: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u64};
-    let mut c = u64::from(crc);
+    let mut crc = u64::from(u32::MAX);
     let mut words = data.chunks_exact(8);
     for w in &mut words {
         let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
         // SAFETY: SSE 4.2 is enabled for this function.
-        c = unsafe { _mm_crc32_u64(c, v) };
+        crc = unsafe { _mm_crc32_u64(crc, v) };
     }
-    let mut c = c as u32;
+    let mut crc = crc as u32;
     for &b in words.remainder() {
         // SAFETY: SSE 4.2 is enabled for this function.
-        c = unsafe { _mm_crc32_u8(c, b) };
+        crc = unsafe { _mm_crc32_u8(crc, b) };
     }
-    c
-}
-
-/// The CRC register `crc` after `n` zero bytes (5 <= n < `SHORT_CRC`).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2,pclmulqdq")]
-#[allow(unused_unsafe)] // the intrinsics are safe inside `target_feature` functions on newer compilers
-#[inline]
-unsafe fn crc_shift(crc: u32, n: usize) -> u32 {
-    use std::arch::x86_64::{
-        _mm_clmulepi64_si128, _mm_crc32_u64, _mm_cvtsi32_si128, _mm_cvtsi128_si64,
-    };
-    // SAFETY: SSE 4.2 and PCLMULQDQ are enabled for this function.
-    unsafe {
-        let p = _mm_clmulepi64_si128(
-            _mm_cvtsi32_si128(crc as i32),
-            _mm_cvtsi32_si128(SHIFT[n] as i32),
-            0,
-        );
-        _mm_crc32_u64(0, _mm_cvtsi128_si64(p) as u64) as u32
-    }
-}
-
-/// # Safety
-/// The CPU must support SSE 4.2 and PCLMULQDQ; `data` must be shorter than `SHORT_CRC`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2,pclmulqdq")]
-#[allow(unused_unsafe)] // calls to `target_feature` functions are safe from one on newer compilers
-unsafe fn crc32c_short(data: &[u8]) -> u32 {
-    if data.len() < SPLIT_CRC {
-        // SAFETY: SSE 4.2 is enabled for this function.
-        return !unsafe { crc_chain(u32::MAX, data) };
-    }
-    // Three independent chains over A | B | C (A and B whole 8-byte words, C the rest, at least
-    // 16 bytes), joined by linearity: crc(A|B|C) = shift(crc(A), |B|+|C|) ^ shift(crc0(B), |C|) ^ crc0(C).
-    let a = (data.len() / 8).div_ceil(3) * 8;
-    let (pa, rest) = data.split_at(a);
-    let (pb, pc) = rest.split_at(a);
-    // SAFETY: SSE 4.2 and PCLMULQDQ are enabled for this function; both shifts are >= 16 bytes and
-    // below `SHORT_CRC`.
-    unsafe {
-        let ca = crc_chain(u32::MAX, pa);
-        let cb = crc_chain(0, pb);
-        let cc = crc_chain(0, pc);
-        !(crc_shift(ca, rest.len()) ^ crc_shift(cb, pc.len()) ^ cc)
-    }
+    !crc
 }
 
 /// A decoded frame borrowing its bytes.

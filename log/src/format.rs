@@ -173,50 +173,8 @@ pub(crate) fn encode_frame(
         buf.extend_from_slice(meta);
     }
     buf.extend_from_slice(payload);
-    let crc = record_crc(&buf[start + 4..]);
+    let crc = crc32c::crc32c(&buf[start + 4..]);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Below this many bytes, [`record_crc`] uses one chain of 8-byte CRC instructions on unaligned
-/// loads; at and above it, the `crc32c` crate's 3-way interleaved path is faster.
-const SHORT_CRC: usize = 256;
-
-/// CRC32C (Castagnoli) of a record's body: the same value as `crc32c::crc32c`. For short inputs
-/// (typical records) on x86_64 with SSE 4.2 it avoids the crate's byte-at-a-time alignment prefix
-/// and suffix (frames start at any alignment in the write buffer): unaligned 8-byte loads are cheap
-/// on x86_64, each byte step costs a full CRC instruction latency.
-#[inline]
-pub(crate) fn record_crc(data: &[u8]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if data.len() < SHORT_CRC && std::is_x86_feature_detected!("sse4.2") {
-            // SAFETY: the CPU supports SSE 4.2 (checked just above).
-            return unsafe { crc32c_short_sse42(data) };
-        }
-    }
-    crc32c::crc32c(data)
-}
-
-/// # Safety
-/// The CPU must support SSE 4.2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2")]
-#[allow(unused_unsafe)] // the intrinsics are safe inside `target_feature` functions on newer compilers
-unsafe fn crc32c_short_sse42(data: &[u8]) -> u32 {
-    use std::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u64};
-    let mut crc = u64::from(u32::MAX);
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        // SAFETY: SSE 4.2 is enabled for this function.
-        crc = unsafe { _mm_crc32_u64(crc, v) };
-    }
-    let mut crc = crc as u32;
-    for &b in words.remainder() {
-        // SAFETY: SSE 4.2 is enabled for this function.
-        crc = unsafe { _mm_crc32_u8(crc, b) };
-    }
-    !crc
 }
 
 /// A decoded frame borrowing its bytes.
@@ -254,7 +212,7 @@ pub(crate) fn parse_frame(buf: &[u8], max_body: u32) -> Parse<'_> {
         return Parse::NeedMore(total);
     }
     let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
-    let actual = record_crc(&buf[4..total]);
+    let actual = crc32c::crc32c(&buf[4..total]);
     if crc != actual {
         return Parse::Bad("record CRC mismatch");
     }
@@ -489,17 +447,6 @@ impl Read for ReadAt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn record_crc_matches_crc32c_at_every_length_and_alignment() {
-        let data: Vec<u8> = (0..600u32).map(|i| (i * 31 + 7) as u8).collect();
-        for start in 0..8 {
-            for len in 0..(600 - start) {
-                let s = &data[start..start + len];
-                assert_eq!(record_crc(s), crc32c::crc32c(s), "start {start} len {len}");
-            }
-        }
-    }
 
     #[test]
     fn frame_round_trip_and_crc_detects_flips() {

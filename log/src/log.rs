@@ -354,47 +354,14 @@ impl Log {
         if st.poisoned {
             return Err(Error::Poisoned);
         }
-        self.inner
-            .maybe_roll(&mut st, format::MAX_FRAME_OVERHEAD + size)?;
-        let offset = st.next_offset;
-        let pos = st.active.len + st.buf.len() as u64;
-        if st.active.index.is_empty() || pos - st.last_indexed_pos >= cfg.index_interval_bytes {
-            st.active.index.push((offset, pos));
-            st.last_indexed_pos = pos;
-        }
-        format::encode_frame(&mut st.buf, offset, timestamp, meta, payload);
-        st.next_offset = offset + 1;
-        st.active.next_offset = offset + 1;
-        if timestamp != format::NO_TIMESTAMP && timestamp > st.active.max_timestamp {
-            st.active.max_timestamp = timestamp;
-        }
-        st.appends += 1;
-        st.appended_bytes += size;
-        if st.buf.len() >= cfg.write_buffer_bytes {
-            self.inner.flush_buf(&mut st)?;
-        }
-        let sync = match cfg.fsync {
-            FsyncPolicy::Never => false,
-            FsyncPolicy::Always => true,
-            FsyncPolicy::EveryN(n) => {
-                st.unsynced += 1;
-                if st.unsynced >= n {
-                    st.unsynced = 0;
-                    true
-                } else {
-                    false
-                }
-            }
-            FsyncPolicy::Interval(d) => {
-                let now = self.inner.clock.now();
-                if now.saturating_duration_since(st.last_sync) >= d {
-                    st.last_sync = now;
-                    true
-                } else {
-                    false
-                }
-            }
-        };
+        let offset = self.inner.write_record(
+            &mut st,
+            format::MAX_FRAME_OVERHEAD,
+            timestamp,
+            meta,
+            payload,
+        )?;
+        let sync = self.inner.sync_due(&mut st, 1);
         drop(st);
         if sync {
             self.inner.sync_to(offset + 1)?;
@@ -459,46 +426,10 @@ impl Log {
         let first = st.next_offset;
         for p in &payloads {
             self.inner
-                .maybe_roll(&mut st, FRAME_OVERHEAD + p.len() as u64)?;
-            let offset = st.next_offset;
-            let pos = st.active.len + st.buf.len() as u64;
-            if st.active.index.is_empty() || pos - st.last_indexed_pos >= cfg.index_interval_bytes {
-                st.active.index.push((offset, pos));
-                st.last_indexed_pos = pos;
-            }
-            format::encode_frame(&mut st.buf, offset, format::NO_TIMESTAMP, &[], p);
-            st.next_offset = offset + 1;
-            st.active.next_offset = offset + 1;
-            st.appends += 1;
-            st.appended_bytes += p.len() as u64;
-            if st.buf.len() >= cfg.write_buffer_bytes {
-                self.inner.flush_buf(&mut st)?;
-            }
+                .write_record(&mut st, FRAME_OVERHEAD, format::NO_TIMESTAMP, &[], p)?;
         }
         let end = st.next_offset;
-        let n = end - first;
-        let sync = match cfg.fsync {
-            FsyncPolicy::Never => false,
-            FsyncPolicy::Always => n > 0,
-            FsyncPolicy::EveryN(every) => {
-                st.unsynced += n;
-                if st.unsynced >= every {
-                    st.unsynced = 0;
-                    true
-                } else {
-                    false
-                }
-            }
-            FsyncPolicy::Interval(d) => {
-                let now = self.inner.clock.now();
-                if now.saturating_duration_since(st.last_sync) >= d {
-                    st.last_sync = now;
-                    true
-                } else {
-                    false
-                }
-            }
-        };
+        let sync = self.inner.sync_due(&mut st, end - first);
         drop(st);
         if sync {
             self.inner.sync_to(end)?;
@@ -871,6 +802,66 @@ impl Inner {
         st.poisoned = true;
         self.sync.lock().poisoned = true;
         self.synced.notify_all();
+    }
+
+    /// Frames one record into the write buffer at the next offset: rolls the segment first if the
+    /// frame (at most `overhead` plus meta and payload bytes) would not fit, indexes it when due, and
+    /// hands the buffer to the OS once it is full. Returns the record's offset.
+    fn write_record(
+        &self,
+        st: &mut State,
+        overhead: u64,
+        timestamp: u64,
+        meta: &[u8],
+        payload: &[u8],
+    ) -> Result<u64> {
+        let size = (meta.len() + payload.len()) as u64;
+        self.maybe_roll(st, overhead + size)?;
+        let offset = st.next_offset;
+        let pos = st.active.len + st.buf.len() as u64;
+        if st.active.index.is_empty() || pos - st.last_indexed_pos >= self.cfg.index_interval_bytes
+        {
+            st.active.index.push((offset, pos));
+            st.last_indexed_pos = pos;
+        }
+        format::encode_frame(&mut st.buf, offset, timestamp, meta, payload);
+        st.next_offset = offset + 1;
+        st.active.next_offset = offset + 1;
+        if timestamp != format::NO_TIMESTAMP && timestamp > st.active.max_timestamp {
+            st.active.max_timestamp = timestamp;
+        }
+        st.appends += 1;
+        st.appended_bytes += size;
+        if st.buf.len() >= self.cfg.write_buffer_bytes {
+            self.flush_buf(st)?;
+        }
+        Ok(offset)
+    }
+
+    /// Whether the fsync policy wants a sync now that `appended` more records were written.
+    fn sync_due(&self, st: &mut State, appended: u64) -> bool {
+        match self.cfg.fsync {
+            FsyncPolicy::Never => false,
+            FsyncPolicy::Always => appended > 0,
+            FsyncPolicy::EveryN(every) => {
+                st.unsynced += appended;
+                if st.unsynced >= every {
+                    st.unsynced = 0;
+                    true
+                } else {
+                    false
+                }
+            }
+            FsyncPolicy::Interval(d) => {
+                let now = self.clock.now();
+                if now.saturating_duration_since(st.last_sync) >= d {
+                    st.last_sync = now;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
     }
 
     fn flush_buf(&self, st: &mut State) -> Result<()> {

@@ -52,6 +52,56 @@ pub trait Clock: Send + Sync + fmt::Debug {
     /// The current wall-clock time, in milliseconds since the Unix epoch.
     fn unix_millis(&self) -> u64;
 
+    /// A cheaper, coarser reading of [`now`](Clock::now), for hot paths.
+    ///
+    /// The contract: the reading is never later than a [`now`](Clock::now) taken after it returns, and
+    /// it never goes backwards. It is usually no more than
+    /// [`coarse_resolution`](Clock::coarse_resolution) behind the true time, but that is not a bound:
+    /// an operating-system tick that comes late (on a loaded virtual machine, by tens of milliseconds)
+    /// makes it lag further. So use it only where a late reading is harmless: to *check* whether a
+    /// deadline has passed (the check may then come a little late, never early), or for an
+    /// approximate timestamp. Never compute a deadline that must not come early from it.
+    ///
+    /// The default returns [`now`](Clock::now) (resolution zero), which is what
+    /// [`ManualClock`] does: tests see exact times.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_core::clock::{Clock, ManualClock, SystemClock};
+    ///
+    /// let coarse = SystemClock.coarse_now();
+    /// assert!(coarse <= SystemClock.now());
+    /// assert!(SystemClock.coarse_resolution() < Duration::from_secs(1));
+    ///
+    /// let manual = ManualClock::new();
+    /// assert_eq!(manual.coarse_now(), manual.now());
+    /// assert_eq!(manual.coarse_resolution(), Duration::ZERO);
+    /// ```
+    fn coarse_now(&self) -> Instant {
+        self.now()
+    }
+
+    /// A cheaper, coarser reading of [`unix_millis`](Clock::unix_millis): never later than a
+    /// `unix_millis()` taken after it (barring wall-clock steps), usually no more than
+    /// [`coarse_resolution`](Clock::coarse_resolution) behind, with the same caveat as
+    /// [`coarse_now`](Clock::coarse_now). The default returns [`unix_millis`](Clock::unix_millis).
+    ///
+    /// ```
+    /// use ember_core::clock::{Clock, SystemClock};
+    /// let coarse = SystemClock.coarse_unix_millis();
+    /// assert!(coarse <= SystemClock.unix_millis());
+    /// ```
+    fn coarse_unix_millis(&self) -> u64 {
+        self.unix_millis()
+    }
+
+    /// The nominal resolution of [`coarse_now`](Clock::coarse_now) and
+    /// [`coarse_unix_millis`](Clock::coarse_unix_millis): how often they are updated. The default is
+    /// zero (the coarse readings are exact).
+    fn coarse_resolution(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Lets `duration` pass: the system clock sleeps the thread, a manual clock advances itself.
     ///
     /// Used to *simulate* latency (for example by [`MemoryStore`](crate::store::MemoryStore)), never to
@@ -83,6 +133,15 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn unix_millis(&self) -> u64 {
         (**self).unix_millis()
     }
+    fn coarse_now(&self) -> Instant {
+        (**self).coarse_now()
+    }
+    fn coarse_unix_millis(&self) -> u64 {
+        (**self).coarse_unix_millis()
+    }
+    fn coarse_resolution(&self) -> Duration {
+        (**self).coarse_resolution()
+    }
     fn sleep(&self, duration: Duration) {
         (**self).sleep(duration)
     }
@@ -108,6 +167,14 @@ pub fn shared(clock: impl Clock + 'static) -> SharedClock {
 
 /// The real clock: [`Instant::now`] and [`SystemTime::now`]. The default of every builder.
 ///
+/// On Linux the coarse readings ([`Clock::coarse_now`], [`Clock::coarse_unix_millis`]) come from
+/// `CLOCK_MONOTONIC_COARSE` and `CLOCK_REALTIME_COARSE`: the time of the kernel's last timer tick, read
+/// without touching the clock source (a few nanoseconds instead of tens). Their nominal resolution is
+/// what `clock_getres` reports for `CLOCK_MONOTONIC_COARSE` (typically 1 to 4 ms, the tick length);
+/// on a loaded virtual machine they have been seen to lag by up to 23 ms. The monotonic coarse reading
+/// is turned into an [`Instant`] through an offset measured once per process, rounded so that it never
+/// runs ahead of [`Instant::now`]. Elsewhere the coarse readings are the exact ones (resolution zero).
+///
 /// ```
 /// use ember_core::clock::{Clock, SystemClock};
 /// let t = SystemClock.now();
@@ -126,6 +193,99 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn coarse_now(&self) -> Instant {
+        coarse::now()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn coarse_unix_millis(&self) -> u64 {
+        coarse::unix_millis()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn coarse_resolution(&self) -> Duration {
+        coarse::resolution()
+    }
+}
+
+/// The coarse clocks of Linux, read through the vDSO.
+#[cfg(target_os = "linux")]
+mod coarse {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    fn read(clock: libc::clockid_t) -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the clock ids used are supported by every Linux
+        // since 2.6.32. On failure `ts` stays zero, which callers treat as "no reading".
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        Duration::new(
+            u64::try_from(ts.tv_sec).unwrap_or(0),
+            u32::try_from(ts.tv_nsec).unwrap_or(0),
+        )
+    }
+
+    /// An `Instant` and the `CLOCK_MONOTONIC` reading it is known not to precede: of a few tries of
+    /// (read, `Instant::now()`, read), the tightest, paired with its second read. Mapping a coarse
+    /// reading `c` to `instant + (c - mono)` therefore never gives a time after the true one.
+    fn anchor() -> (Instant, Duration) {
+        static ANCHOR: OnceLock<(Instant, Duration)> = OnceLock::new();
+        *ANCHOR.get_or_init(|| {
+            let mut best: Option<(Duration, Instant, Duration)> = None;
+            for _ in 0..8 {
+                let before = read(libc::CLOCK_MONOTONIC);
+                let instant = Instant::now();
+                let after = read(libc::CLOCK_MONOTONIC);
+                let gap = after.saturating_sub(before);
+                if best.is_none_or(|(g, _, _)| gap < g) {
+                    best = Some((gap, instant, after));
+                }
+            }
+            let (_, instant, mono) = best.expect("at least one try");
+            (instant, mono)
+        })
+    }
+
+    pub(super) fn now() -> Instant {
+        let (instant, mono) = anchor();
+        let coarse = read(libc::CLOCK_MONOTONIC_COARSE);
+        if coarse >= mono {
+            instant + (coarse - mono)
+        } else {
+            instant.checked_sub(mono - coarse).unwrap_or(instant)
+        }
+    }
+
+    pub(super) fn unix_millis() -> u64 {
+        u64::try_from(read(libc::CLOCK_REALTIME_COARSE).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(super) fn resolution() -> Duration {
+        static RESOLUTION: OnceLock<Duration> = OnceLock::new();
+        *RESOLUTION.get_or_init(|| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: as in `read`.
+            let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+            let res = Duration::new(
+                u64::try_from(ts.tv_sec).unwrap_or(0),
+                u32::try_from(ts.tv_nsec).unwrap_or(0),
+            );
+            // Should the kernel not say, assume a slow 100 Hz tick.
+            if rc != 0 || res.is_zero() {
+                Duration::from_millis(10)
+            } else {
+                res
+            }
+        })
     }
 }
 

@@ -125,3 +125,45 @@ fn stress_no_lost_wakeups() {
     assert_eq!(taken.load(Ordering::SeqCst), N);
     assert_eq!(*counter.lock(), 0);
 }
+
+#[test]
+fn system_coarse_readings_never_run_ahead_nor_backwards() {
+    use ember_core::clock::SystemClock;
+    let clock = SystemClock;
+    let res = clock.coarse_resolution();
+    assert!(
+        res > Duration::ZERO && res < Duration::from_millis(100),
+        "{res:?}"
+    );
+    // A sanity bound only: the coarse clocks follow the kernel's tick, which a loaded machine delays,
+    // so how far behind they are is not asserted beyond "the same clock" (within a second).
+    let far = Duration::from_secs(1);
+    let mut last = clock.coarse_now();
+    for _ in 0..10_000 {
+        let before = clock.now();
+        let before_ms = clock.unix_millis();
+        let coarse = clock.coarse_now();
+        let coarse_ms = clock.coarse_unix_millis();
+        let after = clock.now();
+        let after_ms = clock.unix_millis();
+        assert!(coarse <= after, "coarse reading ahead of the exact clock");
+        assert!(coarse + far >= before, "coarse reading from another clock");
+        assert!(coarse >= last, "coarse clock went backwards");
+        last = coarse;
+        assert!(coarse_ms <= after_ms);
+        assert!(coarse_ms + 1_000 >= before_ms);
+    }
+}
+
+#[test]
+fn manual_and_shared_clocks_read_exact_coarse_time() {
+    let clock = ManualClock::with_unix_millis(5_000);
+    clock.advance(Duration::from_millis(1234));
+    let shared: SharedClock = ember_core::clock::shared(clock.clone());
+    assert_eq!(clock.coarse_now(), clock.now());
+    assert_eq!(shared.coarse_now(), clock.now());
+    assert_eq!(shared.coarse_unix_millis(), 6_234);
+    assert_eq!(shared.coarse_resolution(), Duration::ZERO);
+    clock.set_unix_millis(7);
+    assert_eq!(shared.coarse_unix_millis(), 7);
+}

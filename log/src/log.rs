@@ -437,6 +437,64 @@ impl Log {
         Ok(first..end)
     }
 
+    /// Appends several records with postcard-encoded metadata (as [`append_meta`](Self::append_meta))
+    /// under one lock and at most one fsync; returns the offset range.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let log = ember_log::Log::open(dir.path()).unwrap();
+    /// let r = log.append_meta_batch([(&1u32, &b"a"[..]), (&2u32, &b"b"[..])]).unwrap();
+    /// assert_eq!(r, 0..2);
+    /// assert_eq!(log.get(1).unwrap().unwrap().meta_value::<u32>().unwrap(), Some(2));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`] or [`Error::RecordTooLarge`] (nothing of the batch is appended then);
+    /// otherwise as [`append`](Self::append).
+    pub fn append_meta_batch<'a, M, I>(&self, items: I) -> Result<std::ops::Range<u64>>
+    where
+        M: Serialize + 'a,
+        I: IntoIterator<Item = (&'a M, &'a [u8])>,
+    {
+        let cfg = &self.inner.cfg;
+        let mut encoded = Vec::new();
+        for (meta, payload) in items {
+            let bytes = postcard::to_allocvec(meta).map_err(|source| Error::Codec {
+                what: "record metadata".into(),
+                source,
+            })?;
+            let size = (bytes.len() + payload.len()) as u64;
+            if size > cfg.max_record_bytes {
+                return Err(Error::RecordTooLarge {
+                    size,
+                    max: cfg.max_record_bytes,
+                });
+            }
+            encoded.push((bytes, payload));
+        }
+        let mut st = self.inner.state.lock();
+        if st.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let first = st.next_offset;
+        for (meta, payload) in &encoded {
+            self.inner.write_record(
+                &mut st,
+                format::MAX_FRAME_OVERHEAD,
+                format::NO_TIMESTAMP,
+                meta,
+                payload,
+            )?;
+        }
+        let end = st.next_offset;
+        let sync = self.inner.sync_due(&mut st, end - first);
+        drop(st);
+        if sync {
+            self.inner.sync_to(end)?;
+        }
+        Ok(first..end)
+    }
+
     /// Writes the in-process buffer to the OS (no fsync): a process crash no longer loses it.
     ///
     /// # Errors

@@ -59,17 +59,32 @@ fn restart_restores_unacked_and_never_acked() {
         .filter(|m| !acked.contains(m))
         .collect();
     assert_eq!(got, expected, "every unacked message is back, no acked one");
-    // a second restart without acks gives the same set; acks after a restart stick too
+    // A second restart: the messages drained above were in flight. Those whose receive count reached
+    // max_receives (3) go to the dead-letter queue (their lease ended with the process); the others are
+    // back. Acks after a restart stick too.
     drop(q);
     let q = open(dir.path());
+    let dead: BTreeSet<String> = q
+        .queue()
+        .dead_letters()
+        .list()
+        .into_iter()
+        .map(|l| {
+            assert_eq!(l.attempts, 3);
+            l.body
+        })
+        .collect();
+    assert!(!dead.is_empty());
     let d = q.try_receive().unwrap();
     let first = d.body().clone();
     q.ack(d.receipt()).unwrap();
     drop(q);
     let q = open(dir.path());
     let again = drain(&q);
-    assert_eq!(again.len(), expected.len() - 1);
+    assert_eq!(again.len() + dead.len(), expected.len() - 1);
     assert!(!again.contains(&first));
+    assert!(again.is_disjoint(&dead));
+    assert_eq!(q.queue().dead_letters().len(), dead.len());
 }
 
 #[test]
@@ -93,7 +108,10 @@ fn dead_letters_stay_dead_across_restarts() {
         FsyncPolicy::Always,
     )
     .unwrap();
-    assert_eq!(drain(&q), BTreeSet::from(["fine".to_string()]));
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.body(), "fine");
+    q.ack(d.receipt()).unwrap();
+    assert!(q.try_receive().is_err());
     let dead = q.queue().dead_letters().list();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
@@ -228,4 +246,334 @@ fn concurrent_producers_and_consumers_then_restart() {
         .collect();
     let expected: BTreeSet<String> = all.difference(&acked).cloned().collect();
     assert_eq!(left, expected);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Message state across restarts (delays, retry backoff, groups, dedup ids, receive counts, DLQ moves).
+// Each "process" gets its own ManualClock; a restart starts a new one at the old wall-clock time (plus
+// the downtime), so monotonic instants do not carry over, as in a real restart.
+
+use std::time::Duration;
+
+use ember_core::{Clock, ManualClock};
+use ember_queue::{DeadLetterReason, Message, QueueBuilder, RetryPolicy};
+
+const SEC: Duration = Duration::from_secs(1);
+
+/// Starts a "process": a fresh clock at wall time `unix_ms`, and the queue reopened on it.
+fn process(
+    dir: &std::path::Path,
+    unix_ms: u64,
+    configure: impl Fn(QueueBuilder<String>) -> QueueBuilder<String>,
+) -> (ManualClock, DurableQueue<String>) {
+    let clock = ManualClock::with_unix_millis(unix_ms);
+    let builder = configure(Queue::<String>::builder().clock(clock.clone()).seed(7));
+    let q = DurableQueue::open(dir, builder, FsyncPolicy::Never).unwrap();
+    (clock, q)
+}
+
+const T0: u64 = 1_700_000_000_000;
+
+#[test]
+fn a_delayed_message_stays_delayed_until_its_original_due_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, q) = process(dir.path(), T0, |b| b);
+    q.send_message(Message::new("in 60 s".to_string()).delay(60 * SEC))
+        .unwrap();
+    q.send("now".into()).unwrap();
+    clock.advance(20 * SEC);
+    assert_eq!(q.queue().stats().delayed, 1);
+    let unix = clock.unix_millis();
+    drop(q);
+
+    // down for 10 s: 30 s of the delay are left
+    let (clock, q) = process(dir.path(), unix + 10_000, |b| b);
+    let now = q.try_receive().unwrap();
+    assert_eq!(now.body(), "now");
+    q.ack(now.receipt()).unwrap();
+    assert!(q.try_receive().is_err(), "still delayed after the restart");
+    assert_eq!(q.queue().stats().delayed, 1);
+    clock.advance(29 * SEC);
+    assert!(q.try_receive().is_err());
+    let unix = clock.unix_millis();
+    drop(q);
+
+    // a second restart keeps the same due time; 1 s left
+    let (clock, q) = process(dir.path(), unix, |b| b);
+    assert!(q.try_receive().is_err());
+    clock.advance(SEC);
+    let d = q.try_receive().unwrap();
+    assert_eq!((d.body().as_str(), d.receive_count()), ("in 60 s", 1));
+    assert_eq!(d.sent_unix_ms(), T0, "the original send time is kept");
+
+    // a queue-level delay is kept the same way, and a delay that ended while down is over
+    drop(q);
+    let dir = tempfile::tempdir().unwrap();
+    let (_clock, q) = process(dir.path(), T0, |b| b.delay(5 * SEC));
+    q.send("queue delay".into()).unwrap();
+    drop(q);
+    let (clock, q) = process(dir.path(), T0 + 2_000, |b| b.delay(5 * SEC));
+    assert!(q.try_receive().is_err());
+    clock.advance(3 * SEC);
+    assert_eq!(q.try_receive().unwrap().body(), "queue delay");
+    drop(q);
+    let (_clock, q) = process(dir.path(), T0 + 60_000, |b| b.delay(5 * SEC));
+    assert_eq!(q.try_receive().unwrap().receive_count(), 2);
+}
+
+#[test]
+fn a_retry_backoff_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.retry(RetryPolicy::fixed(10 * SEC));
+    let (clock, q) = process(dir.path(), T0, cfg);
+    q.send("flaky".into()).unwrap();
+    let d = q.try_receive().unwrap();
+    assert_eq!(
+        q.nack_with_error(d.receipt(), "disk full").unwrap(),
+        NackOutcome::Retry { delay: 10 * SEC }
+    );
+    clock.advance(4 * SEC);
+    let unix = clock.unix_millis();
+    drop(q);
+
+    let (clock, q) = process(dir.path(), unix, cfg);
+    assert!(q.try_receive().is_err(), "backoff not over: 6 s left");
+    clock.advance(5 * SEC);
+    assert!(q.try_receive().is_err());
+    clock.advance(SEC);
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.receive_count(), 2);
+    assert_eq!(d.last_error(), Some("disk full"));
+}
+
+#[test]
+fn groups_keep_order_and_one_in_flight_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_clock, q) = process(dir.path(), T0, |b| b);
+    for i in 0..3 {
+        q.send_message(Message::new(format!("a{i}")).group("A"))
+            .unwrap();
+        q.send_message(Message::new(format!("b{i}")).group("B"))
+            .unwrap();
+    }
+    let a0 = q.try_receive().unwrap();
+    assert_eq!(a0.body(), "a0");
+    q.ack(a0.receipt()).unwrap();
+    let b0 = q.try_receive().unwrap();
+    let a1 = q.try_receive().unwrap();
+    assert_eq!((b0.body().as_str(), a1.body().as_str()), ("b0", "a1"));
+    assert!(q.try_receive().is_err(), "both groups have one in flight");
+    drop(q);
+
+    let (_clock, q) = process(dir.path(), T0, |b| b);
+    // the in-flight heads are visible again (in send order), each still first in its group
+    let b0 = q.try_receive().unwrap();
+    let a1 = q.try_receive().unwrap();
+    assert_eq!((b0.body().as_str(), a1.body().as_str()), ("b0", "a1"));
+    assert_eq!(a1.group().map(|g| &**g), Some("A"));
+    assert_eq!(a1.receive_count(), 2);
+    assert!(
+        q.try_receive().is_err(),
+        "one in flight per group after the restart"
+    );
+    q.ack(b0.receipt()).unwrap();
+    let b1 = q.try_receive().unwrap();
+    assert_eq!(b1.body(), "b1");
+    assert!(q.try_receive().is_err());
+    q.ack(a1.receipt()).unwrap();
+    assert_eq!(q.try_receive().unwrap().body(), "a2");
+    drop(q);
+    // what is left drains in send order
+    let (_clock, q) = process(dir.path(), T0, |b| b);
+    let mut got = Vec::new();
+    while let Ok(d) = q.try_receive() {
+        got.push(d.body().clone());
+        q.ack(d.receipt()).unwrap();
+    }
+    assert_eq!(got, ["b1", "a2", "b2"]);
+}
+
+#[test]
+fn dedup_ids_are_remembered_within_the_window_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.dedup_window(60 * SEC);
+    let (clock, q) = process(dir.path(), T0, cfg);
+    let acked = q
+        .send_message(Message::new("pay 1".to_string()).dedup_id("order-1"))
+        .unwrap();
+    let queued = q
+        .send_message(Message::new("pay 2".to_string()).dedup_id("order-2"))
+        .unwrap();
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.id(), acked);
+    q.ack(d.receipt()).unwrap();
+    assert_eq!(
+        q.send_message(Message::new("pay 2".to_string()).dedup_id("order-2"))
+            .unwrap(),
+        queued
+    );
+    clock.advance(30 * SEC);
+    let unix = clock.unix_millis();
+    drop(q);
+
+    let (clock, q) = process(dir.path(), unix, cfg);
+    // both ids are still within their window (30 s left): duplicates are absorbed
+    let again1 = q
+        .send_message(Message::new("pay 1".to_string()).dedup_id("order-1"))
+        .unwrap();
+    let again2 = q
+        .send_message(Message::new("pay 2".to_string()).dedup_id("order-2"))
+        .unwrap();
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.body(), "pay 2");
+    assert_eq!(d.id(), again2, "a duplicate returns the live original's id");
+    assert_ne!(again1, again2);
+    assert!(q.try_receive().is_err(), "no duplicate was enqueued");
+    assert_eq!(q.queue().stats().deduplicated, 2);
+    q.ack(d.receipt()).unwrap();
+    q.compact().unwrap(); // dedup ids survive a snapshot too
+    clock.advance(29 * SEC);
+    let unix = clock.unix_millis();
+    drop(q);
+
+    let (clock, q) = process(dir.path(), unix, cfg);
+    q.send_message(Message::new("pay 1".to_string()).dedup_id("order-1"))
+        .unwrap();
+    assert!(q.try_receive().is_err(), "1 s of the window left");
+    clock.advance(SEC);
+    q.send_message(Message::new("pay 1 again".to_string()).dedup_id("order-1"))
+        .unwrap();
+    assert_eq!(q.try_receive().unwrap().body(), "pay 1 again");
+}
+
+#[test]
+fn receive_counts_survive_and_a_message_that_kills_its_consumer_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.max_receives(3);
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    q.send("poison".into()).unwrap();
+    q.send("fine".into()).unwrap();
+    drop(q);
+    // each "process" receives the poison message and dies holding it
+    for attempt in 1..=3 {
+        let (_clock, q) = process(dir.path(), T0, cfg);
+        let d = q.try_receive().unwrap();
+        assert_eq!((d.body().as_str(), d.receive_count()), ("poison", attempt));
+        assert!(q.queue().dead_letters().is_empty());
+    }
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.body(), "fine", "the poison message left the queue");
+    let dead = q.queue().dead_letters().list();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "poison");
+    assert_eq!(dead[0].attempts, 3);
+    assert_eq!(dead[0].reason, DeadLetterReason::VisibilityTimeout);
+    drop(q);
+    // and it stays there
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    assert_eq!(q.queue().dead_letters().len(), 1);
+    assert_eq!(q.try_receive().unwrap().body(), "fine");
+}
+
+#[test]
+fn a_timeout_dead_letter_is_restored_without_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.max_receives(2).visibility_timeout(30 * SEC);
+    let (clock, q) = process(dir.path(), T0, cfg);
+    q.send("slow".into()).unwrap();
+    let _ = q.try_receive().unwrap();
+    clock.advance(31 * SEC);
+    let d = q.try_receive().unwrap();
+    assert_eq!(d.receive_count(), 2);
+    clock.advance(31 * SEC);
+    assert!(q.try_receive().is_err());
+    assert_eq!(q.queue().dead_letters().len(), 1, "moved by the timeout");
+    let unix = clock.unix_millis();
+    drop(q);
+    let (_clock, q) = process(dir.path(), unix, cfg);
+    let dead = q.queue().dead_letters().list();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].attempts, dead[0].reason),
+        (2, DeadLetterReason::VisibilityTimeout)
+    );
+    assert!(q.try_receive().is_err());
+}
+
+#[test]
+fn redrive_and_take_are_logged_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.max_receives(1);
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    for body in ["x", "y", "z"] {
+        q.send(body.into()).unwrap();
+        let d = q.try_receive().unwrap();
+        assert_eq!(
+            q.nack_with_error(d.receipt(), format!("{body} failed"))
+                .unwrap(),
+            NackOutcome::DeadLettered
+        );
+    }
+    drop(q);
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    let dead = q.queue().dead_letters().list();
+    assert_eq!(dead.len(), 3);
+    assert_eq!(dead[1].last_error.as_deref(), Some("y failed"));
+    assert_eq!(dead[1].reason, DeadLetterReason::Nacked);
+    let by_body = |b: &str| dead.iter().find(|l| l.body == b).unwrap().id;
+    assert_eq!(q.redrive(&[by_body("x")]).unwrap(), 1);
+    let taken = q.take_dead_letter(by_body("y")).unwrap().unwrap();
+    assert_eq!(taken.body, "y");
+    drop(q); // no snapshot in between: the log alone must say it
+
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    let dead: Vec<String> = q
+        .queue()
+        .dead_letters()
+        .list()
+        .into_iter()
+        .map(|l| l.body)
+        .collect();
+    assert_eq!(dead, ["z"], "y was taken, x redriven");
+    let d = q.try_receive().unwrap();
+    assert_eq!(
+        (d.body().as_str(), d.receive_count()),
+        ("x", 1),
+        "count reset"
+    );
+    assert_eq!(d.last_error(), None);
+    assert!(q.try_receive().is_err());
+    assert_eq!(q.redrive_all().unwrap(), 1);
+    q.ack(d.receipt()).unwrap();
+    drop(q);
+    let (_clock, q) = process(dir.path(), T0, cfg);
+    assert!(q.queue().dead_letters().is_empty());
+    assert_eq!(q.try_receive().unwrap().body(), "z");
+}
+
+#[test]
+fn a_full_durable_queue_blocks_the_sender_until_room() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, q) = process(dir.path(), T0, |b| b.capacity(2));
+    let q = Arc::new(q);
+    q.send("1".into()).unwrap();
+    q.send("2".into()).unwrap();
+    let sender = {
+        let q = q.clone();
+        std::thread::spawn(move || q.send("3".into()).unwrap())
+    };
+    while clock.waiters() < 1 {
+        std::thread::yield_now();
+    }
+    let d = q.try_receive().unwrap();
+    q.ack(d.receipt()).unwrap();
+    sender.join().unwrap();
+    drop(Arc::try_unwrap(q).unwrap());
+    let (_clock, q) = process(dir.path(), T0, |b| b.capacity(2));
+    assert_eq!(
+        drain(&q),
+        BTreeSet::from(["2".to_string(), "3".to_string()])
+    );
 }

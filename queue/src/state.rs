@@ -7,7 +7,6 @@
 //! | operation | function | what it does |
 //! |---|---|---|
 //! | send | [`Producer::admit`] | a new message enters the inbox (after dedup and the capacity check) |
-//! | send (plain fast path) | [`Inner::send_plain`] | a message without delay, group or dedup id enters the ring (after the capacity check) |
 //! | lease | [`Consumer::lease_one`] | a visible message is leased until its visibility deadline (or, in `no_ack` mode, removed) |
 //! | ack | [`Consumer::ack`] | a leased message is deleted |
 //! | nack / visibility expiry / extend to 0 | [`Consumer::release`] | a leased message becomes visible again, now or after the retry delay |
@@ -26,31 +25,12 @@
 //!
 //! Producers and consumers use different locks so that they rarely meet: producers append to the
 //! `inbox` under the producer lock; consumers work on the ready lists, leases, groups and delays under
-//! the consumer lock, and take the whole inbox in one swap when they find it non-empty. Messages in
-//! the inbox are in sequence order and have higher sequence numbers than everything the consumer side
-//! took from it before, so the swap keeps send order. Lock order: consumer -> producer, consumer ->
-//! dead letters, dead letters -> producer.
-//!
-//! # The plain fast path
-//!
-//! Most messages have no delay, no group and no dedup id. They take no lock: a producer reserves a
-//! sequence number (which is also the message id) and a place in the capacity with one
-//! compare-and-swap on `seq` (whose top bit says "closed"), then pushes the message into `ring`, a
-//! bounded lock-free queue. Should the ring be full (it holds at most [`RING_CAPACITY`] messages, the
-//! queue's capacity may be larger), the message goes to the inbox under the producer lock instead.
-//! Consumers take ring messages one at a time into `plain` and deliver the lowest sequence number among
-//! `plain`, `fresh` (from the inbox) and `back` (retries etc.), so send order holds across the paths.
-//! Before delivering a ring message a consumer checks `inbox_hint`: a message sent to the inbox before
-//! the ring message was pushed has set it (happens-before through the ring), so it is taken in and
-//! goes first.
-//!
-//! Sequence numbers are handed out only by [`Inner::take_seq`]. Every number names a message that
-//! entered the queue (a send, a redrive, a restore) except the few reserved for other uses, counted in
-//! `unadmitted`; so `admitted = seqs handed out - unadmitted`, and the number of messages held (for
-//! capacity) is `admitted - removed` (`removed` is counted by consumers; producers keep a cached view
-//! and re-read it only when that says the queue is full). Consumers count in `intake` what they took
-//! from the ring and the inbox: `admitted > intake` means a message is in the ring or on its way
-//! there, so a consumer neither sleeps nor reports `Closed` then.
+//! the consumer lock, and take the whole inbox in one swap when their visible messages run out.
+//! Messages in the inbox always have higher sequence numbers than everything on the consumer side, so
+//! the swap keeps send order. The number of messages held (for capacity) is `admitted` (counted by
+//! producers) minus `removed` (an atomic counted by consumers); producers re-read `removed` only when
+//! their cached view says the queue is full. Lock order: consumer -> producer, consumer -> dead letters,
+//! dead letters -> producer.
 //!
 //! # Waking
 //!
@@ -61,11 +41,6 @@
 //! someone sleeps. The lock orders the two: either the sleeper's second look comes after the change
 //! and sees it, or the changer's critical section comes after the registration and sees the sleeper.
 //! The common path thus costs a read of a rarely written cache line, not a write to a shared one.
-//! A ring send has no lock to order it with a sleeper: there the order comes from the sequence
-//! number's compare-and-swap (before the push) and the sleeper's registration (before its last look),
-//! both sequentially consistent read-modify-writes. A sleeper that looks after the swap sees `admitted
-//! > intake` and does not sleep (it yields until the push lands); otherwise the producer's read of the
-//! sleeper count, after its swap, sees the registration and notifies.
 //! `inbox_hint` (set when the inbox becomes non-empty or the queue closes) only spares consumers
 //! the producer lock when the inbox is empty; the sleep protocol does not rely on it. Sleeping consumers also
 //! wake by themselves at the next delay or lease deadline they know of; `horizon` records the latest
@@ -83,8 +58,6 @@ use ember_core::clock::{Clock, SharedClock, Signal};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 
-use crossbeam::queue::ArrayQueue;
-
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::error::{Error, Result};
 use crate::group::Groups;
@@ -95,63 +68,6 @@ use crate::visibility::Leases;
 
 /// Receipts of `no_ack` deliveries name this slot; no lease ever has it.
 pub(crate) const NO_LEASE_SLOT: u32 = u32::MAX;
-
-/// The most messages the plain fast path's ring holds (less if the queue's capacity is smaller).
-pub(crate) const RING_CAPACITY: usize = 1024;
-
-/// The top bit of [`SeqWord`]: the queue is closed.
-const CLOSED: u64 = 1 << 63;
-
-/// A message of the plain fast path, as it travels through the ring.
-#[derive(Debug)]
-pub(crate) struct Plain<T> {
-    seq: u64,
-    sent_unix_ms: u64,
-    body: T,
-}
-
-impl<T> Plain<T> {
-    fn into_entry(self) -> Entry<T> {
-        Entry {
-            id: self.seq,
-            seq: self.seq,
-            body: self.body,
-            visible_at: None,
-            sent_unix_ms: self.sent_unix_ms,
-            receive_count: 0,
-            group: None,
-            last_error: None,
-        }
-    }
-}
-
-/// The producers' shared counters (one cache line, written by producers only).
-#[derive(Debug)]
-pub(crate) struct SeqWord {
-    /// The next sequence number (= message id) to hand out, starting at 1; the top bit is [`CLOSED`].
-    word: AtomicU64,
-    /// Sequence numbers handed out for something other than a message entering the queue.
-    unadmitted: AtomicU64,
-    /// A recent value of `Inner::removed` (only ever behind it).
-    removed_seen: AtomicU64,
-}
-
-impl SeqWord {
-    pub(crate) fn new() -> Self {
-        SeqWord {
-            word: AtomicU64::new(1),
-            unadmitted: AtomicU64::new(0),
-            removed_seen: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Why no sequence number was handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
-    Closed,
-    Full,
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -182,9 +98,6 @@ pub(crate) struct Inner<T> {
     pub(crate) config: Config,
     pub(crate) clock: SharedClock,
     pub(crate) uid: u32,
-    pub(crate) seq: Padded<SeqWord>,
-    /// The plain fast path's messages (see the module docs).
-    pub(crate) ring: ArrayQueue<Plain<T>>,
     pub(crate) producer: Padded<Mutex<Producer<T>>>,
     pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
     /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).
@@ -235,95 +148,6 @@ impl<T> Inner<T> {
         let n = self.removed.load(Ordering::Relaxed);
         self.removed.store(n + 1, Ordering::Release);
     }
-
-    /// Messages that entered the queue so far (sends, redrives, restores), given a reading of the
-    /// sequence word.
-    fn admitted_in(&self, word: u64) -> u64 {
-        (word & !CLOSED) - 1 - self.seq.unadmitted.load(Ordering::SeqCst)
-    }
-
-    /// Messages that entered the queue so far.
-    pub(crate) fn admitted(&self) -> u64 {
-        self.admitted_in(self.seq.word.load(Ordering::SeqCst))
-    }
-
-    /// Whether one more message fits, given a reading of the sequence word.
-    fn room_in(&self, word: u64) -> bool {
-        let admitted = self.admitted_in(word);
-        let capacity = self.config.capacity;
-        if admitted.saturating_sub(self.seq.removed_seen.load(Ordering::Relaxed)) < capacity {
-            return true;
-        }
-        let removed = self.removed.load(Ordering::Acquire);
-        self.seq.removed_seen.fetch_max(removed, Ordering::Relaxed);
-        admitted.saturating_sub(removed) < capacity
-    }
-
-    /// Whether one more message fits now.
-    pub(crate) fn has_room(&self) -> bool {
-        self.room_in(self.seq.word.load(Ordering::SeqCst))
-    }
-
-    /// Hands out the next sequence number (which is also the message id) for a message entering the
-    /// queue: refused once the queue is closed, and, if `check_room`, when it is full. The only place
-    /// sequence numbers come from.
-    pub(crate) fn take_seq(&self, check_room: bool) -> Result<u64, Refused> {
-        let mut word = self.seq.word.load(Ordering::Relaxed);
-        loop {
-            if word & CLOSED != 0 {
-                return Err(Refused::Closed);
-            }
-            if check_room && !self.room_in(word) {
-                return Err(Refused::Full);
-            }
-            match self.seq.word.compare_exchange_weak(
-                word,
-                word + 1,
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(word),
-                Err(now) => word = now,
-            }
-        }
-    }
-
-    /// A sequence number that names no message entering the queue (a fresh id for some other use).
-    /// Handed out even after close. Call under the producer lock.
-    pub(crate) fn take_unadmitted_seq(&self) -> u64 {
-        let seq = self.seq.word.fetch_add(1, Ordering::SeqCst) & !CLOSED;
-        self.seq.unadmitted.fetch_add(1, Ordering::SeqCst);
-        seq
-    }
-
-    /// Marks the sequence word closed. Call under the producer lock, with `Producer::closed`.
-    pub(crate) fn close_seq(&self) {
-        self.seq.word.fetch_or(CLOSED, Ordering::SeqCst);
-    }
-
-    /// **Operation: send (plain fast path).** A message without delay, group or dedup id: reserves
-    /// its sequence number and place, then pushes it into the ring, or into the inbox should the ring
-    /// be full. Takes no lock in the common case. The caller notifies consumers.
-    pub(crate) fn send_plain(&self, body: T, sent_unix_ms: u64) -> Result<u64, (Refused, T)> {
-        let seq = match self.take_seq(true) {
-            Ok(seq) => seq,
-            Err(why) => return Err((why, body)),
-        };
-        let plain = Plain {
-            seq,
-            sent_unix_ms,
-            body,
-        };
-        if let Err(plain) = self.ring.push(plain) {
-            // Admitted already (even if the queue closed meanwhile: the send came first).
-            let mut p = self.producer.lock();
-            if p.inbox.is_empty() {
-                self.inbox_hint.store(true, Ordering::Release);
-            }
-            p.inbox.push_back(plain.into_entry());
-        }
-        Ok(seq)
-    }
 }
 
 /// The latest time a sleeping consumer will wake up by itself.
@@ -368,12 +192,11 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    /// Reads the clock for sending `msg`. The wall-clock send time is the clock's coarse reading
-    /// (exact with a `ManualClock`; within about a tick with the system clock).
+    /// Reads the clock for sending `msg`.
     pub(crate) fn for_message<T>(config: &Config, clock: &dyn Clock, msg: &Message<T>) -> Self {
         let needs_now = msg.dedup_id.is_some() || !msg.delay.unwrap_or(config.delay).is_zero();
         Stamp {
-            unix_ms: clock.coarse_unix_millis(),
+            unix_ms: clock.unix_millis(),
             now: needs_now.then(|| clock.now()),
         }
     }
@@ -381,7 +204,7 @@ impl Stamp {
     /// Reads the clock once for a run of messages sent together.
     pub(crate) fn full(clock: &dyn Clock) -> Self {
         Stamp {
-            unix_ms: clock.coarse_unix_millis(),
+            unix_ms: clock.unix_millis(),
             now: Some(clock.now()),
         }
     }
@@ -424,12 +247,14 @@ pub(crate) struct Producer<T> {
     inbox: VecDeque<Entry<T>>,
     /// Every message in the inbox is visible at once and has no group (it can be moved wholesale).
     inbox_plain: bool,
+    next_seq: u64,
+    admitted: u64,
+    removed_seen: u64,
     pub(crate) closed: bool,
     dedup: Dedup,
+    pub(crate) sends: u64,
     pub(crate) deduplicated: u64,
     pub(crate) redriven: u64,
-    /// Messages put back by the durable mode's restore (admitted, not counted as sends).
-    pub(crate) restored: u64,
 }
 
 pub(crate) enum Admit<T> {
@@ -443,12 +268,24 @@ impl<T> Producer<T> {
         Producer {
             inbox: VecDeque::new(),
             inbox_plain: true,
+            next_seq: 1,
+            admitted: 0,
+            removed_seen: 0,
             closed: false,
             dedup: Dedup::default(),
+            sends: 0,
             deduplicated: 0,
             redriven: 0,
-            restored: 0,
         }
+    }
+
+    /// Whether one more message fits.
+    pub(crate) fn has_room(&mut self, capacity: u64, removed: &AtomicU64) -> bool {
+        if self.admitted - self.removed_seen < capacity {
+            return true;
+        }
+        self.removed_seen = removed.load(Ordering::Acquire);
+        self.admitted - self.removed_seen < capacity
     }
 
     /// **Operation: send.** Dedup, capacity, then into the inbox.
@@ -469,10 +306,11 @@ impl<T> Producer<T> {
                 return Admit::Duplicate(*id);
             }
         }
-        // The caller checked `closed` under the producer lock, which `close` takes.
-        let Ok(seq) = inner.take_seq(true) else {
+        if !self.has_room(config.capacity, &inner.removed) {
             return Admit::Full(msg);
-        };
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
         if let Some(key) = msg.dedup_id {
             let until = after(now.get(), config.dedup_window);
             self.dedup.ids.insert(key.clone(), (seq, until));
@@ -498,6 +336,8 @@ impl<T> Producer<T> {
             group: msg.group,
             last_error: None,
         });
+        self.admitted += 1;
+        self.sends += 1;
         Admit::Sent(seq)
     }
 }

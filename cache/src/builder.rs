@@ -10,6 +10,7 @@ use ember_core::store::Store;
 
 use crate::cache::{Cache, Config};
 use crate::error::{Error, Result};
+use crate::expiry::Expiry;
 use crate::policy::Policy;
 use crate::stats::RemovalCause;
 use crate::write::{DynStore, Erased, WritePolicy};
@@ -40,6 +41,7 @@ pub struct CacheBuilder<K, V> {
     shards: Option<usize>,
     ttl: Option<Duration>,
     tti: Option<Duration>,
+    expiry: Option<Arc<dyn Expiry<K, V>>>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
     clock: SharedClock,
@@ -54,6 +56,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("shards", &self.shards)
             .field("ttl", &self.ttl)
             .field("tti", &self.tti)
+            .field("expire_after", &self.expiry.is_some())
             .field("weigher", &self.weigher.is_some())
             .field("store", &self.store.as_ref().map(|(_, p)| p))
             .finish_non_exhaustive()
@@ -68,6 +71,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             shards: None,
             ttl: None,
             tti: None,
+            expiry: None,
             weigher: None,
             listener: None,
             clock: Arc::new(SystemClock),
@@ -111,6 +115,45 @@ where
     /// Every entry expires when it has not been read or written for this long.
     pub fn time_to_idle(mut self, tti: Duration) -> Self {
         self.tti = Some(tti);
+        self
+    }
+
+    /// Per-entry expiry: `expiry` decides each entry's lifetime on create, read and update (see
+    /// [`Expiry`] for the rules, and how it combines with [`time_to_live`](Self::time_to_live),
+    /// [`time_to_idle`](Self::time_to_idle) and [`Cache::insert_with_ttl`]: the earliest deadline
+    /// wins). Without it, reads do not look at the clock unless some entry has a deadline.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ember_cache::{Cache, Expiry};
+    /// use ember_core::ManualClock;
+    ///
+    /// /// Negative results ("not found", stored as `None`) live 5 s; found ones 5 min.
+    /// struct Negative;
+    /// impl Expiry<u64, Option<String>> for Negative {
+    ///     fn expire_after_create(&self, _: &u64, v: &Option<String>, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(if v.is_some() { 300 } else { 5 }))
+    ///     }
+    ///     fn expire_after_update(&self, k: &u64, v: &Option<String>, now: Instant, _: Option<Duration>) -> Option<Duration> {
+    ///         self.expire_after_create(k, v, now)
+    ///     }
+    /// }
+    ///
+    /// let clock = ManualClock::new();
+    /// let users: Cache<u64, Option<String>> = Cache::builder()
+    ///     .max_capacity(1_000)
+    ///     .expire_after(Negative)
+    ///     .clock(clock.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// users.insert(1, Some("ada".into()));
+    /// users.insert(2, None);
+    /// clock.advance(Duration::from_secs(5));
+    /// assert!(users.get(&1).is_some());
+    /// assert!(users.get(&2).is_none());
+    /// ```
+    pub fn expire_after(mut self, expiry: impl Expiry<K, V> + 'static) -> Self {
+        self.expiry = Some(Arc::new(expiry));
         self
     }
 
@@ -189,6 +232,7 @@ where
             shards,
             ttl: self.ttl,
             tti: self.tti,
+            expiry: self.expiry,
             weigher: self.weigher,
             listener: self.listener,
             clock: self.clock,

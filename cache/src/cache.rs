@@ -14,6 +14,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::builder::{CacheBuilder, Listener, Weigher};
 use crate::error::{Error, Result};
+use crate::expiry::{Expiry, after};
 use crate::loader::{AnyError, Flights, Join, Outcome};
 use crate::policy::Policy;
 use crate::shard::{Removed, SWEEP_BATCH, Shard, Times};
@@ -29,6 +30,7 @@ pub(crate) struct Config<K, V> {
     pub(crate) shards: usize,
     pub(crate) ttl: Option<Duration>,
     pub(crate) tti: Option<Duration>,
+    pub(crate) expiry: Option<Arc<dyn Expiry<K, V>>>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) clock: SharedClock,
@@ -97,6 +99,9 @@ struct Inner<K, V> {
     policy: Policy,
     ttl: Option<Duration>,
     tti: Option<Duration>,
+    expiry: Option<Arc<dyn Expiry<K, V>>>,
+    /// Whether any expiry is configured (TTL, TTI or an [`Expiry`]): writes then read the clock.
+    timed: bool,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
     /// Whether operations must hand removed entries back (listener or write-back present).
@@ -202,6 +207,8 @@ where
                 policy: cfg.policy,
                 ttl: cfg.ttl,
                 tti: cfg.tti,
+                timed: cfg.ttl.is_some() || cfg.tti.is_some() || cfg.expiry.is_some(),
+                expiry: cfg.expiry,
                 collect: cfg.listener.is_some() || engine.is_some(),
                 weigher: cfg.weigher,
                 listener: cfg.listener,
@@ -243,18 +250,38 @@ where
         }
     }
 
+    /// The expiry of a write; `ttl` is an explicit per-entry TTL (it replaces the cache-wide TTL and
+    /// the [`Expiry`] for this write).
+    #[inline]
     fn times(&self, ttl: Option<Duration>) -> Times {
-        let ttl = ttl.or(self.inner.ttl);
-        if ttl.is_none() && self.inner.tti.is_none() {
+        if !self.inner.timed && ttl.is_none() {
             return Times::default();
         }
         let now = self.inner.clock.now();
         Times {
             now: Some(now),
-            expire_at: ttl.and_then(|t| now.checked_add(t)),
+            expire_at: match ttl {
+                Some(_) => None,
+                None => self.inner.ttl.and_then(|t| after(now, t)),
+            },
             idle: self.inner.tti,
+            explicit: ttl.map(|t| after(now, t)),
             keep: false,
         }
+    }
+
+    /// A write that keeps the entry's expiry (counters, `compute`): only the [`Expiry`] may move it.
+    fn times_keep(&self) -> Times {
+        Times {
+            now: self.inner.expiry.is_some().then(|| self.inner.clock.now()),
+            keep: true,
+            ..Times::default()
+        }
+    }
+
+    #[inline]
+    fn expiry(&self) -> Option<&dyn Expiry<K, V>> {
+        self.inner.expiry.as_deref()
     }
 
     /// Hands removed entries to write-back (evicted dirty entries trigger a flush) and the listener.
@@ -305,7 +332,7 @@ where
         let clock = &self.inner.clock;
         let v = self
             .shard(hash)
-            .get(hash, key, || clock.now(), &mut out)
+            .get(hash, key, || clock.now(), self.expiry(), &mut out)
             .cloned();
         if !out.items.is_empty() {
             self.finish(out);
@@ -347,7 +374,9 @@ where
         self.finish(out);
     }
 
-    /// Inserts `key` with its own time-to-live, overriding the cache's.
+    /// Inserts `key` with its own time-to-live, overriding the cache's: the entry expires `ttl` from
+    /// now (or earlier if the cache-wide time-to-idle runs out first). With an [`Expiry`] configured,
+    /// this write does not ask it; later reads and updates of the entry do (see [`Expiry`]).
     ///
     /// ```
     /// use std::time::Duration;
@@ -374,7 +403,7 @@ where
         let times = self.times(ttl);
         let mut out = Removed::new(self.inner.collect);
         let mut shard = self.shard(hash);
-        shard.insert(hash, key, value, weight, times, &mut out);
+        shard.insert(hash, key, value, weight, times, self.expiry(), &mut out);
         if shard.has_timers() {
             let now = times.now.unwrap_or_else(|| self.inner.clock.now());
             shard.sweep(now, SWEEP_BATCH, &mut out);
@@ -598,8 +627,9 @@ where
     }
 
     /// Atomically reads and rewrites one entry: `f` gets the live value (if any) and returns the new
-    /// one, or `None` to remove it. Returns the new value. An existing entry keeps its expiry; a new
-    /// one gets the cache's TTL/TTI. `f` runs under the shard lock: it must not call the cache.
+    /// one, or `None` to remove it. Returns the new value. An existing entry keeps its expiry (unless an
+    /// [`Expiry`]'s `expire_after_update` moves it); a new one gets the cache's TTL/TTI and
+    /// `expire_after_create`. `f` runs under the shard lock: it must not call the cache.
     ///
     /// ```
     /// let cache: ember_cache::Cache<&str, String> = ember_cache::Cache::new(10).unwrap();
@@ -622,11 +652,12 @@ where
                 Some(v) => {
                     let weight = self.weight(&key, &v);
                     let times = if existed {
-                        Times::KEEP
+                        self.times_keep()
                     } else {
                         self.times(None)
                     };
-                    shard.insert(hash, key, v.clone(), weight, times, &mut out);
+                    let expiry = self.expiry();
+                    shard.insert(hash, key, v.clone(), weight, times, expiry, &mut out);
                     Some(v)
                 }
                 None => {
@@ -879,7 +910,8 @@ where
     /// Atomically adds `delta` to the counter at `key` and returns the new value, as Redis `INCRBY`. A
     /// missing (or expired) counter starts from 0 and, if `ttl_if_new` is given, expires that long after
     /// this first increment (Redis users do `INCR` then `EXPIRE` on the first hit); an existing counter
-    /// keeps its expiry. Counters live in the cache only: like any entry they can be evicted when the
+    /// keeps its expiry (unless an [`Expiry`]'s `expire_after_update` moves it; without `ttl_if_new`
+    /// a new counter gets the cache's TTL/TTI and `expire_after_create`). Counters live in the cache only: like any entry they can be evicted when the
     /// cache is full, so size the cache for them.
     ///
     /// # Errors
@@ -909,7 +941,8 @@ where
                 Some(c) => match c.checked_add(delta) {
                     Some(n) => {
                         let w = self.weight(&key, &n);
-                        shard.insert(hash, key, n, w, Times::KEEP, &mut out);
+                        let times = self.times_keep();
+                        shard.insert(hash, key, n, w, times, self.expiry(), &mut out);
                         Ok(n)
                     }
                     None => Err(Error::Overflow),
@@ -917,7 +950,7 @@ where
                 None => {
                     let w = self.weight(&key, &delta);
                     let times = self.times(ttl_if_new);
-                    shard.insert(hash, key, delta, w, times, &mut out);
+                    shard.insert(hash, key, delta, w, times, self.expiry(), &mut out);
                     Ok(delta)
                 }
             }

@@ -48,9 +48,11 @@
 //!
 //! ## Expiry
 //! Whole-cache [`time_to_live`](CacheBuilder::time_to_live) and
-//! [`time_to_idle`](CacheBuilder::time_to_idle), per-entry TTL with
-//! [`insert_with_ttl`](Cache::insert_with_ttl). An expired entry is never returned; it is reclaimed
-//! by writes to its shard or by [`Cache::cleanup`] — no background thread.
+//! [`time_to_idle`](CacheBuilder::time_to_idle); per entry, a time-to-live and time-to-idle decided by
+//! an [`Expiry`] ([`CacheBuilder::expire_after`]) on each create, read and update, or an explicit TTL
+//! with [`insert_with_ttl`](Cache::insert_with_ttl). An entry expires at the earliest of its
+//! deadlines. An expired entry is never returned; it is reclaimed by writes to its shard or by
+//! [`Cache::cleanup`] — no background thread.
 //!
 //! ## Stores and write policies
 //! See [`WritePolicy`] and the [`write`] module for the semantics, including write-back's durability
@@ -65,6 +67,7 @@
 mod builder;
 mod cache;
 mod error;
+mod expiry;
 mod loader;
 mod policy;
 mod shard;
@@ -74,6 +77,7 @@ pub mod write;
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::{Error, Result, StoreError};
+pub use expiry::Expiry;
 pub use policy::Policy;
 pub use stats::{CacheStats, RemovalCause};
 pub use write::{WriteBack, WritePolicy};

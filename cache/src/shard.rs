@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 
+use crate::expiry::{Expiry, after, remaining};
 use crate::policy::{AnyPolicy, Eviction, Policy};
 use crate::stats::RemovalCause;
 
@@ -27,8 +28,10 @@ pub(crate) struct Slot<K, V> {
 }
 
 struct Life {
-    /// Absolute time-to-live deadline.
+    /// Absolute deadline from the cache-wide time-to-live.
     expire_at: Option<Instant>,
+    /// The per-entry deadline: an explicit TTL (`insert_with_ttl`) or the [`Expiry`]'s answer.
+    custom_at: Option<Instant>,
     /// Time-to-idle of this entry, and the deadline it gives.
     idle: Option<Duration>,
     idle_at: Option<Instant>,
@@ -44,9 +47,30 @@ impl<K, V> Slot<K, V> {
 
     fn deadline(&self) -> Option<Instant> {
         let l = self.life.as_ref()?;
-        match (l.expire_at, l.idle_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [l.expire_at, l.idle_at, l.custom_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn custom_at(&self) -> Option<Instant> {
+        self.life.as_ref().and_then(|l| l.custom_at)
+    }
+
+    /// Sets the per-entry deadline (allocating the expiry bookkeeping if the entry had none).
+    fn set_custom(&mut self, at: Option<Instant>) {
+        match self.life.as_mut() {
+            Some(l) => l.custom_at = at,
+            None if at.is_some() => {
+                self.life = Some(Box::new(Life {
+                    expire_at: None,
+                    custom_at: at,
+                    idle: None,
+                    idle_at: None,
+                    timer_at: None,
+                }));
+            }
+            None => {}
         }
     }
 
@@ -73,12 +97,17 @@ impl<K, V> Slot<K, V> {
         }
     }
 
-    fn life_for(times: &Times, timer_at: Option<Instant>) -> Option<Box<Life>> {
-        if times.expire_at.is_none() && times.idle.is_none() {
+    fn life_for(
+        times: &Times,
+        custom_at: Option<Instant>,
+        timer_at: Option<Instant>,
+    ) -> Option<Box<Life>> {
+        if times.expire_at.is_none() && times.idle.is_none() && custom_at.is_none() {
             return None;
         }
         Some(Box::new(Life {
             expire_at: times.expire_at,
+            custom_at,
             idle: times.idle,
             idle_at: times
                 .idle
@@ -88,25 +117,24 @@ impl<K, V> Slot<K, V> {
     }
 }
 
-/// The expiry of an entry being written.
+/// The expiry of an entry being written. `now` is set whenever anything about expiry is configured
+/// (always when an [`Expiry`] is).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Times {
     pub(crate) now: Option<Instant>,
+    /// The cache-wide TTL's deadline.
     pub(crate) expire_at: Option<Instant>,
     pub(crate) idle: Option<Duration>,
-    /// On replace, keep the entry's current expiry instead (counters, `compute`).
+    /// An explicit per-entry deadline (`insert_with_ttl`, a new counter's `ttl_if_new`): it replaces
+    /// the cache-wide TTL and the [`Expiry`]'s answer for this write.
+    pub(crate) explicit: Option<Option<Instant>>,
+    /// On replace, keep the entry's current expiry instead (counters, `compute`); only the [`Expiry`]
+    /// may still change the per-entry deadline.
     pub(crate) keep: bool,
 }
 
-impl Times {
-    /// Keep an existing entry's expiry.
-    pub(crate) const KEEP: Times = Times {
-        now: None,
-        expire_at: None,
-        idle: None,
-        keep: true,
-    };
-}
+/// The user's per-entry expiry, if configured.
+pub(crate) type Exp<'a, K, V> = Option<&'a dyn Expiry<K, V>>;
 
 /// A predicate over entries.
 pub(crate) type Pred<'a, K, V> = &'a dyn Fn(&K, &V) -> bool;
@@ -200,15 +228,16 @@ impl<K: Eq, V> Shard<K, V> {
         hash: u64,
         key: &Q,
         now: impl FnOnce() -> Instant,
+        expiry: Exp<'_, K, V>,
         out: &mut Removed<K, V>,
     ) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if !self.timers.is_empty() {
-            // Some entry has a deadline (every such entry is in the timer heap).
-            return self.get_timed(hash, key, now, out);
+        if !self.timers.is_empty() || expiry.is_some() {
+            // Some entry has a deadline (every such entry is in the timer heap), or a read may set one.
+            return self.get_timed(hash, key, now, expiry, out);
         }
         let Shard {
             table,
@@ -237,6 +266,7 @@ impl<K: Eq, V> Shard<K, V> {
         hash: u64,
         key: &Q,
         now: impl FnOnce() -> Instant,
+        expiry: Exp<'_, K, V>,
         out: &mut Removed<K, V>,
     ) -> Option<&V>
     where
@@ -245,7 +275,7 @@ impl<K: Eq, V> Shard<K, V> {
     {
         let live = match self.table.find_mut(hash, |s| s.key.borrow() == key) {
             None => None,
-            Some(slot) if !slot.has_deadline() => Some(slot.idx),
+            Some(slot) if !slot.has_deadline() && expiry.is_none() => Some((slot.idx, false)),
             Some(slot) => {
                 let now = now();
                 if slot.expired(now) {
@@ -254,15 +284,26 @@ impl<K: Eq, V> Shard<K, V> {
                     None
                 } else {
                     slot.touch_idle(now);
-                    Some(slot.idx)
+                    let mut moved = false;
+                    if let Some(e) = expiry {
+                        let left = remaining(slot.custom_at(), now);
+                        if let Some(d) = e.expire_after_read(&slot.key, &slot.value, now, left) {
+                            slot.set_custom(after(now, d));
+                            moved = true;
+                        }
+                    }
+                    Some((slot.idx, moved))
                 }
             }
         };
-        let Some(idx) = live else {
+        let Some((idx, moved)) = live else {
             self.counters.misses += 1;
             self.policy.on_miss(hash);
             return None;
         };
+        if moved {
+            self.schedule(idx);
+        }
         self.policy.on_hit(idx, hash);
         self.counters.hits += 1;
         self.find(hash, key).map(|s| &s.value)
@@ -304,6 +345,7 @@ impl<K: Eq, V> Shard<K, V> {
 
     /// Inserts or replaces. With `times.keep`, a replaced entry keeps its expiry (counters, `compute`).
     /// Returns whether the key was present.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &mut self,
         hash: u64,
@@ -311,11 +353,20 @@ impl<K: Eq, V> Shard<K, V> {
         value: V,
         weight: u32,
         times: Times,
+        expiry: Exp<'_, K, V>,
         out: &mut Removed<K, V>,
     ) -> bool {
         let too_heavy = u64::from(weight) > self.capacity;
         // One lookup for a replace: the slot found by key is updated in place.
-        let found = self.table.find_mut(hash, |s| s.key == key);
+        let mut found = self.table.find_mut(hash, |s| s.key == key);
+        if let (Some(slot), Some(now)) = (&found, times.now) {
+            if slot.has_deadline() && slot.expired(now) {
+                // Expired but not reclaimed yet: this write creates a new entry.
+                let idx = slot.idx;
+                found = None;
+                self.remove_idx(idx, RemovalCause::Expired, true, out);
+            }
+        }
         let existed = if let Some(slot) = found {
             let idx = slot.idx;
             if too_heavy {
@@ -327,9 +378,25 @@ impl<K: Eq, V> Shard<K, V> {
             let old_weight = slot.weight;
             let old = std::mem::replace(&mut slot.value, value);
             slot.weight = weight;
-            if !times.keep {
+            // The per-entry deadline: explicit, else the Expiry's answer (None keeps it), else none.
+            let custom_at = match (times.explicit, expiry, times.now) {
+                (Some(at), _, _) => at,
+                (None, Some(e), Some(now)) => {
+                    let current = slot.custom_at();
+                    let left = remaining(current, now);
+                    match e.expire_after_update(&slot.key, &slot.value, now, left) {
+                        Some(d) => after(now, d),
+                        None => current,
+                    }
+                }
+                _ if times.keep => slot.custom_at(),
+                _ => None,
+            };
+            if times.keep {
+                slot.set_custom(custom_at);
+            } else {
                 let timer_at = slot.timer_at();
-                slot.life = Slot::<K, V>::life_for(&times, timer_at);
+                slot.life = Slot::<K, V>::life_for(&times, custom_at, timer_at);
             }
             let timed = slot.has_deadline();
             self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
@@ -354,7 +421,14 @@ impl<K: Eq, V> Shard<K, V> {
                 }
             };
             self.hashes[idx as usize] = hash;
-            let life = Slot::<K, V>::life_for(&times, None);
+            let custom_at = match (times.explicit, expiry, times.now) {
+                (Some(at), _, _) => at,
+                (None, Some(e), Some(now)) => e
+                    .expire_after_create(&key, &value, now)
+                    .and_then(|d| after(now, d)),
+                _ => None,
+            };
+            let life = Slot::<K, V>::life_for(&times, custom_at, None);
             let timed = life.is_some();
             let slot = Slot {
                 key,

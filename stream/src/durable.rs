@@ -39,9 +39,21 @@
 //! moves a logical start offset, persisted atomically before anything is deleted (like Kafka's
 //! log-start-offset checkpoint), and deletes every whole segment below it. Opening a partition reads its
 //! retained records once, to rebuild the size and age accounting retention needs. Compaction is not
-//! supported by this storage ([`Error::Unsupported`]). Work groups' pending entries are not persisted.
+//! supported by this storage ([`Error::Unsupported`]).
+//!
+//! **Work groups** of a durable topic (see [`crate::pending`]) keep a journal in
+//! `<dir>/<topic>.workgroups/<group>/` (an `ember-log` log with the topic's fsync policy): every read
+//! (the records delivered, to whom, and the cursors they advance), ack, claim, cursor move and consumer
+//! removal is appended before the call returns, and a snapshot of the whole group (cursors, consumers,
+//! pending entries) replaces the journal once it has grown past `max(1000, 2 × pending entries)`
+//! operations. Opening the group again after a restart restores its cursors and its pending entries
+//! list: who holds which entry, its delivery count and its idle time (delivery times are kept in
+//! wall-clock milliseconds of the topic's clock, so time spent down counts as idle), so a restarted
+//! consumer can re-read its own entries and others can claim them. `ack` and `remove_consumer` cannot
+//! report a storage failure (they return counts): the failure is returned by the group's next
+//! read, claim or cursor move.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -90,6 +102,278 @@ pub(crate) fn load_offsets(path: &Path, partitions: usize) -> Result<Vec<Option<
         .unwrap_or_default();
     committed.resize(partitions, None);
     Ok(committed)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Work-group journal
+
+/// The journal directory of a work group of a durable topic.
+pub(crate) fn work_group_dir(dir: &Path, topic: &str, group: &str) -> PathBuf {
+    dir.join(format!("{topic}.workgroups")).join(group)
+}
+
+/// One pending entry, as journaled: who holds it, when it was last delivered (unix ms), how often.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PelRow {
+    pub(crate) partition: u32,
+    pub(crate) offset: u64,
+    pub(crate) consumer: String,
+    pub(crate) at_ms: u64,
+    pub(crate) deliveries: u32,
+}
+
+/// One journaled change of a work group. Ids are `(partition, offset)`.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WgOp {
+    /// Records delivered to `consumer` (pending with one delivery if `track`); they advance the cursors.
+    Read {
+        consumer: String,
+        at_ms: u64,
+        ids: Vec<(u32, u64)>,
+        track: bool,
+    },
+    Ack {
+        ids: Vec<(u32, u64)>,
+    },
+    /// Entries claimed by `consumer`: one more delivery each, delivered now.
+    Claim {
+        consumer: String,
+        at_ms: u64,
+        ids: Vec<(u32, u64)>,
+    },
+    /// Entries whose record was trimmed, dropped from the list.
+    Forget {
+        ids: Vec<(u32, u64)>,
+    },
+    Cursor {
+        partition: u32,
+        offset: u64,
+    },
+    RemoveConsumer {
+        consumer: String,
+    },
+    /// Snapshot: the cursors and consumers (the pending entries follow in `Entries` records).
+    Image {
+        cursors: Vec<u64>,
+        consumers: Vec<String>,
+    },
+    Entries {
+        rows: Vec<PelRow>,
+    },
+}
+
+/// A work group's state as its journal restores it.
+#[derive(Debug, Default)]
+pub(crate) struct WgImage {
+    /// Whether the journal held anything (the group existed).
+    pub(crate) exists: bool,
+    pub(crate) cursors: Vec<u64>,
+    pub(crate) consumers: BTreeSet<String>,
+    pub(crate) pel: BTreeMap<(u32, u64), PelRow>,
+}
+
+impl WgImage {
+    fn cursor_past(&mut self, partition: u32, offset: u64) {
+        let p = partition as usize;
+        if self.cursors.len() <= p {
+            self.cursors.resize(p + 1, 0);
+        }
+        self.cursors[p] = self.cursors[p].max(offset + 1);
+    }
+
+    fn apply(&mut self, op: WgOp) {
+        self.exists = true;
+        match op {
+            WgOp::Read {
+                consumer,
+                at_ms,
+                ids,
+                track,
+            } => {
+                for &(partition, offset) in &ids {
+                    self.cursor_past(partition, offset);
+                    if track {
+                        self.pel.insert(
+                            (partition, offset),
+                            PelRow {
+                                partition,
+                                offset,
+                                consumer: consumer.clone(),
+                                at_ms,
+                                deliveries: 1,
+                            },
+                        );
+                    }
+                }
+                self.consumers.insert(consumer);
+            }
+            WgOp::Ack { ids } | WgOp::Forget { ids } => {
+                for id in ids {
+                    self.pel.remove(&id);
+                }
+            }
+            WgOp::Claim {
+                consumer,
+                at_ms,
+                ids,
+            } => {
+                for id in ids {
+                    if let Some(row) = self.pel.get_mut(&id) {
+                        row.consumer.clone_from(&consumer);
+                        row.at_ms = at_ms;
+                        row.deliveries += 1;
+                    }
+                }
+                self.consumers.insert(consumer);
+            }
+            WgOp::Cursor { partition, offset } => {
+                let p = partition as usize;
+                if self.cursors.len() <= p {
+                    self.cursors.resize(p + 1, 0);
+                }
+                self.cursors[p] = offset;
+            }
+            WgOp::RemoveConsumer { consumer } => {
+                self.pel.retain(|_, row| row.consumer != consumer);
+                self.consumers.remove(&consumer);
+            }
+            WgOp::Image { cursors, consumers } => {
+                self.cursors = cursors;
+                self.consumers = consumers.into_iter().collect();
+                self.pel.clear();
+            }
+            WgOp::Entries { rows } => {
+                for row in rows {
+                    self.pel.insert((row.partition, row.offset), row);
+                }
+            }
+        }
+    }
+}
+
+/// A change of a work group to journal (built by `pending.rs`).
+pub(crate) enum WgChange<'a> {
+    Read {
+        consumer: &'a str,
+        ids: Vec<(u32, u64)>,
+        track: bool,
+    },
+    Ack(Vec<(u32, u64)>),
+    Claim {
+        consumer: &'a str,
+        ids: Vec<(u32, u64)>,
+    },
+    Forget(Vec<(u32, u64)>),
+    Cursor(u32, u64),
+    RemoveConsumer(&'a str),
+}
+
+/// The journal of one work group of a durable topic. See the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct WgJournal {
+    log: Log,
+    since_snapshot: u64,
+    /// A write that failed where the caller could not be told (`ack`): returned by the next change.
+    failed: Option<String>,
+}
+
+impl WgJournal {
+    /// Opens (or creates) the journal in `dir` and replays it.
+    pub(crate) fn open(dir: &Path, fsync: FsyncPolicy) -> Result<(Self, WgImage)> {
+        let log = Log::builder(dir)
+            .fsync(fsync)
+            .segment_bytes(4 << 20)
+            .open()
+            .map_err(storage_err)?;
+        let mut image = WgImage::default();
+        for rec in log.iter(log.start_offset()) {
+            let rec = rec.map_err(storage_err)?;
+            let op: WgOp = rec.meta_value().map_err(storage_err)?.ok_or_else(|| {
+                Error::Storage(format!("work-group journal record {} is empty", rec.offset).into())
+            })?;
+            image.apply(op);
+        }
+        let journal = WgJournal {
+            log,
+            since_snapshot: 0,
+            failed: None,
+        };
+        Ok((journal, image))
+    }
+
+    /// Appends one change (durable per the fsync policy when this returns).
+    pub(crate) fn record(&mut self, change: WgChange<'_>, at_ms: u64) -> Result<()> {
+        if let Some(msg) = &self.failed {
+            return Err(Error::Storage(msg.clone().into()));
+        }
+        let op = match change {
+            WgChange::Read {
+                consumer,
+                ids,
+                track,
+            } => WgOp::Read {
+                consumer: consumer.to_owned(),
+                at_ms,
+                ids,
+                track,
+            },
+            WgChange::Ack(ids) => WgOp::Ack { ids },
+            WgChange::Claim { consumer, ids } => WgOp::Claim {
+                consumer: consumer.to_owned(),
+                at_ms,
+                ids,
+            },
+            WgChange::Forget(ids) => WgOp::Forget { ids },
+            WgChange::Cursor(partition, offset) => WgOp::Cursor { partition, offset },
+            WgChange::RemoveConsumer(consumer) => WgOp::RemoveConsumer {
+                consumer: consumer.to_owned(),
+            },
+        };
+        match self.log.append_meta(&op, &[]) {
+            Ok(_) => {
+                self.since_snapshot += 1;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("work-group journal {}: {e}", self.log.dir().display());
+                self.failed = Some(msg.clone());
+                Err(Error::Storage(msg.into()))
+            }
+        }
+    }
+
+    /// Whether the journal grew enough since the last snapshot to be replaced by one.
+    pub(crate) fn snapshot_due(&self, pending: usize) -> bool {
+        self.since_snapshot > 1000.max(2 * pending as u64)
+    }
+
+    /// Writes the whole group to a new segment and deletes the older ones.
+    pub(crate) fn snapshot(
+        &mut self,
+        cursors: Vec<u64>,
+        consumers: Vec<String>,
+        rows: Vec<PelRow>,
+    ) -> Result<()> {
+        let mut ops = vec![WgOp::Image { cursors, consumers }];
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            ops.push(WgOp::Entries {
+                rows: rows.by_ref().take(1000).collect(),
+            });
+        }
+        let result = (|| {
+            self.log.roll()?;
+            let from = self.log.next_offset();
+            self.log
+                .append_meta_batch(ops.iter().map(|op| (op, &[][..])))?;
+            self.log.sync()?;
+            self.log.delete_before(from)?;
+            Ok::<_, ember_log::Error>(())
+        })();
+        result.map_err(storage_err)?;
+        self.since_snapshot = 0;
+        Ok(())
+    }
 }
 
 fn storage_err(e: ember_log::Error) -> Error {

@@ -138,6 +138,21 @@ struct WgState {
     delivered: u64,
     acked: u64,
     claimed: u64,
+    /// Durable mode: the group's journal (see [`crate::durable`]).
+    #[cfg(feature = "durable")]
+    journal: Option<crate::durable::WgJournal>,
+}
+
+/// Durable mode: journals a change of the group held in `$st` (after the change was made in memory);
+/// `Ok(())` at once for an in-memory topic.
+macro_rules! journal {
+    ($st:expr, $topic:expr, $change:expr) => {{
+        #[cfg(feature = "durable")]
+        let r = $st.journal_change($topic, $change);
+        #[cfg(not(feature = "durable"))]
+        let r: Result<()> = Ok(());
+        r
+    }};
 }
 
 impl WgState {
@@ -189,17 +204,23 @@ impl WorkGroupBuilder {
         let cursors = (0..self.topic.partitions())
             .map(|p| self.start.resolve(&self.topic, p))
             .collect::<Result<Vec<_>>>()?;
+        #[allow(unused_mut)]
+        let mut state = WgState {
+            cursors,
+            pel: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+            rotate: 0,
+            delivered: 0,
+            acked: 0,
+            claimed: 0,
+            #[cfg(feature = "durable")]
+            journal: None,
+        };
+        #[cfg(feature = "durable")]
+        state.restore(&self.topic, &self.name)?;
         let shared = Arc::new(WorkGroupShared {
             name: self.name.clone(),
-            state: Mutex::new(WgState {
-                cursors,
-                pel: BTreeMap::new(),
-                consumers: BTreeMap::new(),
-                rotate: 0,
-                delivered: 0,
-                acked: 0,
-                claimed: 0,
-            }),
+            state: Mutex::new(state),
         });
         groups.insert(self.name, shared.clone());
         drop(groups);
@@ -336,6 +357,17 @@ impl WorkGroup {
                 );
             }
         }
+        if !records.is_empty() {
+            journal!(
+                st,
+                &self.topic,
+                crate::durable::WgChange::Read {
+                    consumer,
+                    ids: records.iter().map(|r| (r.partition, r.offset)).collect(),
+                    track,
+                }
+            )?;
+        }
         Ok(records
             .into_iter()
             .map(|record| Delivery {
@@ -389,8 +421,23 @@ impl WorkGroup {
     /// Acknowledges records: removes them from the pending list (`XACK`). Returns how many were pending.
     pub fn ack(&self, ids: &[RecordId]) -> usize {
         let mut st = self.shared.state.lock();
-        let n = ids.iter().filter(|id| st.pel.remove(id).is_some()).count();
+        let acked: Vec<RecordId> = ids
+            .iter()
+            .copied()
+            .filter(|id| st.pel.remove(id).is_some())
+            .collect();
+        let n = acked.len();
         st.acked += n as u64;
+        if n > 0 {
+            // A failure is kept by the journal and returned by the group's next fallible call.
+            let _ = journal!(
+                st,
+                &self.topic,
+                crate::durable::WgChange::Ack(
+                    acked.iter().map(|id| (id.partition, id.offset)).collect()
+                )
+            );
+        }
         n
     }
 
@@ -450,6 +497,8 @@ impl WorkGroup {
         let mut st = self.shared.state.lock();
         let owner = st.consumer(consumer, now);
         let mut out = Vec::new();
+        #[allow(unused_mut)]
+        let mut gone: Vec<(u32, u64)> = Vec::new();
         for id in ids {
             let Some(e) = st.pel.get(id) else { continue };
             if now.saturating_duration_since(e.delivered_at) < min_idle {
@@ -468,10 +517,27 @@ impl WorkGroup {
                 }
                 None => {
                     st.pel.remove(id);
+                    gone.push((id.partition, id.offset));
                 }
             }
         }
         st.claimed += out.len() as u64;
+        if !gone.is_empty() {
+            journal!(st, &self.topic, crate::durable::WgChange::Forget(gone))?;
+        }
+        if !out.is_empty() {
+            journal!(
+                st,
+                &self.topic,
+                crate::durable::WgChange::Claim {
+                    consumer,
+                    ids: out
+                        .iter()
+                        .map(|d| (d.record.partition, d.record.offset))
+                        .collect(),
+                }
+            )?;
+        }
         Ok(out)
     }
 
@@ -526,6 +592,33 @@ impl WorkGroup {
             }
         }
         st.claimed += result.claimed.len() as u64;
+        if !result.deleted.is_empty() {
+            journal!(
+                st,
+                &self.topic,
+                crate::durable::WgChange::Forget(
+                    result
+                        .deleted
+                        .iter()
+                        .map(|id| (id.partition, id.offset))
+                        .collect()
+                )
+            )?;
+        }
+        if !result.claimed.is_empty() {
+            journal!(
+                st,
+                &self.topic,
+                crate::durable::WgChange::Claim {
+                    consumer,
+                    ids: result
+                        .claimed
+                        .iter()
+                        .map(|d| (d.record.partition, d.record.offset))
+                        .collect(),
+                }
+            )?;
+        }
         Ok(result)
     }
 
@@ -544,8 +637,13 @@ impl WorkGroup {
                 latest,
             });
         }
-        self.shared.state.lock().cursors[partition as usize] = offset;
-        Ok(())
+        let mut st = self.shared.state.lock();
+        st.cursors[partition as usize] = offset;
+        journal!(
+            st,
+            &self.topic,
+            crate::durable::WgChange::Cursor(partition, offset)
+        )
     }
 
     /// Removes a consumer and its pending entries (`XGROUP DELCONSUMER`). Returns how many entries it had.
@@ -554,6 +652,12 @@ impl WorkGroup {
         st.consumers.retain(|k, _| &**k != consumer);
         let before = st.pel.len();
         st.pel.retain(|_, e| &*e.consumer != consumer);
+        // A failure is kept by the journal and returned by the group's next fallible call.
+        let _ = journal!(
+            st,
+            &self.topic,
+            crate::durable::WgChange::RemoveConsumer(consumer)
+        );
         before - st.pel.len()
     }
 
@@ -581,5 +685,88 @@ impl WorkGroup {
             })
             .sum();
         crate::stats::WorkGroupStats { lag, ..snapshot }
+    }
+}
+
+// ---- durable mode: the work group's journal (see `crate::durable`) ----
+
+#[cfg(feature = "durable")]
+impl WgState {
+    /// Opens the group's journal if the topic is durable and restores what it holds (cursors,
+    /// consumers, pending entries); a new group's starting cursors are journaled at once.
+    fn restore(&mut self, topic: &Topic, name: &str) -> Result<()> {
+        let Some(dir) = &topic.inner.durable_dir else {
+            return Ok(());
+        };
+        let path = crate::durable::work_group_dir(dir, topic.name(), name);
+        let (journal, image) = crate::durable::WgJournal::open(&path, topic.inner.durable_fsync)?;
+        self.journal = Some(journal);
+        if !image.exists {
+            return self.snapshot(topic);
+        }
+        let now = topic.clock().now();
+        let now_ms = topic.clock().unix_millis();
+        for (p, c) in image.cursors.into_iter().enumerate() {
+            if let Some(cursor) = self.cursors.get_mut(p) {
+                *cursor = c;
+            }
+        }
+        for consumer in image.consumers {
+            self.consumer(&consumer, now);
+        }
+        for ((partition, offset), row) in image.pel {
+            let consumer = self.consumer(&row.consumer, now);
+            let idle = Duration::from_millis(now_ms.saturating_sub(row.at_ms));
+            self.pel.insert(
+                RecordId { partition, offset },
+                Pending {
+                    consumer,
+                    delivered_at: now.checked_sub(idle).unwrap_or(now),
+                    deliveries: row.deliveries,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Journals `change`, then replaces the journal by a snapshot if it grew enough.
+    fn journal_change(
+        &mut self,
+        topic: &Topic,
+        change: crate::durable::WgChange<'_>,
+    ) -> Result<()> {
+        let Some(journal) = &mut self.journal else {
+            return Ok(());
+        };
+        journal.record(change, topic.clock().unix_millis())?;
+        if journal.snapshot_due(self.pel.len()) {
+            self.snapshot(topic)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self, topic: &Topic) -> Result<()> {
+        let now = topic.clock().now();
+        let now_ms = topic.clock().unix_millis();
+        let rows = self
+            .pel
+            .iter()
+            .map(|(id, e)| crate::durable::PelRow {
+                partition: id.partition,
+                offset: id.offset,
+                consumer: e.consumer.to_string(),
+                at_ms: now_ms.saturating_sub(
+                    u64::try_from(now.saturating_duration_since(e.delivered_at).as_millis())
+                        .unwrap_or(u64::MAX),
+                ),
+                deliveries: e.deliveries,
+            })
+            .collect();
+        let consumers = self.consumers.keys().map(|k| k.to_string()).collect();
+        let cursors = self.cursors.clone();
+        match &mut self.journal {
+            Some(journal) => journal.snapshot(cursors, consumers, rows),
+            None => Ok(()),
+        }
     }
 }

@@ -125,6 +125,8 @@ pub struct TopicBuilder {
     storage: StorageFactory,
     #[cfg(feature = "durable")]
     durable_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "durable")]
+    durable_fsync: ember_log::FsyncPolicy,
 }
 
 impl fmt::Debug for TopicBuilder {
@@ -195,6 +197,7 @@ impl TopicBuilder {
     ) -> Self {
         let dir = dir.into();
         self.durable_dir = Some(dir.clone());
+        self.durable_fsync = fsync;
         self.storage(move |topic: &str, partition: u32| {
             let storage = crate::durable::LogStorage::open(
                 &crate::durable::partition_dir(&dir, topic, partition),
@@ -273,6 +276,8 @@ impl TopicBuilder {
                 work_groups: Mutex::new(HashMap::new()),
                 #[cfg(feature = "durable")]
                 durable_dir: self.durable_dir,
+                #[cfg(feature = "durable")]
+                durable_fsync: self.durable_fsync,
             }),
         })
     }
@@ -325,6 +330,9 @@ pub(crate) struct TopicInner {
     /// The durable mode's directory, if any (groups keep their committed offsets under it).
     #[cfg(feature = "durable")]
     pub(crate) durable_dir: Option<std::path::PathBuf>,
+    /// The durable mode's fsync policy (work groups' journals use it too).
+    #[cfg(feature = "durable")]
+    pub(crate) durable_fsync: ember_log::FsyncPolicy,
 }
 
 /// A topic: N partitions, each an append-only log of [`Record`]s with dense offsets.
@@ -371,6 +379,8 @@ impl Topic {
             storage: Arc::new(|_, _| Ok(Box::new(MemoryStorage::new()))),
             #[cfg(feature = "durable")]
             durable_dir: None,
+            #[cfg(feature = "durable")]
+            durable_fsync: ember_log::FsyncPolicy::Never,
         }
     }
 

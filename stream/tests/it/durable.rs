@@ -267,3 +267,170 @@ fn sigkill_loses_no_acknowledged_record_of_a_durable_topic() {
         acked.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Work groups: cursors and the pending entries list survive a restart.
+
+use ember_core::{Clock, ManualClock};
+use ember_stream::{PendingQuery, RecordId, Start};
+
+const T0: u64 = 1_700_000_000_000;
+
+/// A "process": a fresh clock at wall time `unix_ms` and the topic opened on it.
+fn open_at(dir: &Path, unix_ms: u64) -> (ManualClock, Topic) {
+    let clock = ManualClock::with_unix_millis(unix_ms);
+    let topic = Topic::builder("jobs")
+        .partitions(2)
+        .clock(clock.clone())
+        .durable(dir, FsyncPolicy::Never)
+        .build()
+        .unwrap();
+    (clock, topic)
+}
+
+fn pending_rows(topic: &Topic) -> Vec<(RecordId, String, u64, u32)> {
+    topic
+        .work_group("workers")
+        .build()
+        .unwrap()
+        .pending_entries(&PendingQuery::default())
+        .into_iter()
+        .map(|e| (e.id, e.consumer, e.idle.as_secs(), e.deliveries))
+        .collect()
+}
+
+#[test]
+fn a_work_group_keeps_its_pending_entries_and_cursors_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, topic) = open_at(dir.path(), T0);
+    let group = topic
+        .work_group("workers")
+        .start(Start::Latest)
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        topic.append_unkeyed(format!("job {i}")).unwrap();
+    }
+    let alice = group.read("alice", 4).unwrap();
+    let bob = group.read("bob", 3).unwrap();
+    assert_eq!(group.ack(&[alice[0].record.id()]), 1);
+    clock.advance(Duration::from_secs(60));
+    let taken = group
+        .claim("bob", Duration::from_secs(30), &[alice[1].record.id()])
+        .unwrap();
+    assert_eq!(taken[0].deliveries, 2);
+    clock.advance(Duration::from_secs(10));
+    let before = pending_rows(&topic);
+    assert_eq!(before.len(), 6);
+    let unix = clock.unix_millis();
+    drop((group, topic));
+
+    // down for 5 s; `start` is ignored for a group that exists
+    let (clock, topic) = open_at(dir.path(), unix + 5_000);
+    let group = topic
+        .work_group("workers")
+        .start(Start::Earliest)
+        .build()
+        .unwrap();
+    let after = pending_rows(&topic);
+    let expected: Vec<_> = before
+        .iter()
+        .map(|(id, c, idle, n)| (*id, c.clone(), idle + 5, *n))
+        .collect();
+    assert_eq!(after, expected, "owners, delivery counts and idle times");
+    let summary = group.pending();
+    assert_eq!(summary.count, 6);
+    assert_eq!(
+        summary.consumers,
+        [("alice".to_string(), 2), ("bob".to_string(), 4)]
+    );
+    // alice, restarted, re-reads her own entries first
+    let mine = group.read_pending("alice", None, 10).unwrap();
+    let ids: Vec<_> = mine.iter().map(|d| d.record.id()).collect();
+    assert_eq!(ids, [alice[2].record.id(), alice[3].record.id()]);
+    assert_eq!(mine[0].record.value_str(), alice[2].record.value_str());
+    // new reads continue where the group was: only the 3 never-delivered records
+    let carol = group.read("carol", 100).unwrap();
+    assert_eq!(carol.len(), 3);
+    let delivered: std::collections::BTreeSet<_> = alice
+        .iter()
+        .chain(&bob)
+        .chain(&carol)
+        .map(|d| d.record.id())
+        .collect();
+    assert_eq!(delivered.len(), 10, "nothing delivered twice by read");
+    // entries idle 75 s are claimable; the one claimed 15 s ago is not
+    let claimed = group
+        .autoclaim("carol", Duration::from_secs(60), RecordId::default(), 100)
+        .unwrap();
+    assert_eq!(claimed.claimed.len(), 5);
+    assert!(
+        claimed
+            .claimed
+            .iter()
+            .all(|d| d.deliveries == 2 && d.record.id() != alice[1].record.id())
+    );
+    group.ack(&[bob[0].record.id()]);
+    group.set_cursor(0, 0).unwrap();
+    assert_eq!(group.remove_consumer("bob"), 1);
+    clock.advance(Duration::from_secs(1));
+    let before = pending_rows(&topic);
+    let unix = clock.unix_millis();
+    drop((group, topic));
+
+    let (_clock, topic) = open_at(dir.path(), unix);
+    assert_eq!(pending_rows(&topic), before, "claims, acks, removals kept");
+    let group = topic.work_group("workers").build().unwrap();
+    assert_eq!(
+        group.pending().consumers.len(),
+        1,
+        "only carol holds entries"
+    );
+    let replay = group.read("dave", 100).unwrap();
+    assert!(
+        replay.iter().all(|d| d.record.partition == 0) && !replay.is_empty(),
+        "partition 0's cursor was moved back to 0 and kept"
+    );
+}
+
+#[test]
+fn a_new_work_group_keeps_its_starting_cursors_and_its_journal_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_clock, topic) = open_at(dir.path(), T0);
+    topic.append_unkeyed("before").unwrap();
+    let group = topic.work_group("workers").build().unwrap(); // Start::Latest
+    topic.append_unkeyed("after").unwrap();
+    drop((group, topic));
+
+    let (_clock, topic) = open_at(dir.path(), T0);
+    let group = topic.work_group("workers").build().unwrap();
+    let got = group.read("w", 10).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].record.value_str(), Some("after"));
+    // 1 500 read + ack rounds with one entry left pending: the journal is snapshotted
+    let keep = got[0].record.id();
+    for i in 0..1500 {
+        topic.append_unkeyed(format!("job {i}")).unwrap();
+        let d = group.read("w", 1).unwrap();
+        assert_eq!(group.ack(&[d[0].record.id()]), 1);
+    }
+    let journal = dir.path().join("jobs.workgroups").join("workers");
+    let bytes: u64 = fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        bytes < 64 << 10,
+        "journal bounded by snapshots: {bytes} bytes"
+    );
+    drop((group, topic));
+    let (_clock, topic) = open_at(dir.path(), T0);
+    let group = topic.work_group("workers").build().unwrap();
+    let pending = group.pending_entries(&PendingQuery::default());
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, keep);
+    assert!(
+        group.read("w", 10).unwrap().is_empty(),
+        "cursors at the end"
+    );
+}

@@ -10,10 +10,10 @@
 //! Invariant kept by all engines: after each operation no window with `max_ts < low` is pending.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::agg::Aggregator;
 use super::event::{ResultKind, WindowResult};
@@ -30,9 +30,10 @@ pub(crate) struct Win<A> {
     /// Changed since the last emission of any kind.
     early_dirty: bool,
     since_early: u32,
-    /// The bounds of the last `Final`/`Update`, while that result stands (sessions retract it when
-    /// their bounds change).
-    shown: Option<(u64, u64)>,
+    /// The last `Final`/`Update` stands, with the window's current bounds (sessions retract it
+    /// when their bounds change: every change of bounds goes through a retraction first, so the
+    /// shown bounds are always the current ones and need not be stored).
+    shown: bool,
 }
 
 impl<A> Win<A> {
@@ -43,7 +44,7 @@ impl<A> Win<A> {
             pending: false,
             early_dirty: false,
             since_early: 0,
-            shown: None,
+            shown: false,
         }
     }
 }
@@ -104,7 +105,7 @@ impl<K: Clone, V, Ag: Aggregator<V>> Ctx<'_, K, V, Ag> {
         w.pending = false;
         w.early_dirty = false;
         w.since_early = 0;
-        w.shown = Some((start, end));
+        w.shown = true;
     }
 
     /// After a value was added to `w`: late firing or early firing as due.
@@ -152,6 +153,7 @@ pub(crate) enum Engine<K, V, A> {
     Session(Sessions<K, A>),
     Sliding(Sliding<K, V, A>),
     Count(Counting<K, A>),
+    CountSliding(CountSliding<K, V>),
 }
 
 impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
@@ -168,6 +170,10 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
             Engine::Session(e) => e.push(cx, key, t, value),
             Engine::Sliding(e) => e.push(cx, key, t, value),
             Engine::Count(e) => e.push(cx, key, t, value),
+            Engine::CountSliding(e) => {
+                e.push(cx, key, t, value);
+                Ok(())
+            }
         }
     }
 
@@ -177,7 +183,7 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
             Engine::Aligned(e) => e.advance(cx),
             Engine::Session(e) => e.advance(cx),
             Engine::Sliding(e) => e.advance(cx),
-            Engine::Count(_) => {}
+            Engine::Count(_) | Engine::CountSliding(_) => {}
         }
     }
 
@@ -202,6 +208,14 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
             Engine::Count(e) => {
                 for (k, cw) in e.keys.iter_mut() {
                     cx.early(k, cw.first, cw.last, &mut cw.win);
+                }
+            }
+            Engine::CountSliding(e) => {
+                let (size, slide) = (e.size, e.slide);
+                for (k, st) in e.keys.iter_mut() {
+                    if st.early_dirty {
+                        st.emit_partial(cx, k, size, slide);
+                    }
                 }
             }
         }
@@ -239,6 +253,15 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
                 }
                 e.keys.clear();
             }
+            Engine::CountSliding(e) => {
+                let (size, slide) = (e.size, e.slide);
+                for (k, st) in e.keys.iter_mut() {
+                    if st.since_fire > 0 {
+                        st.emit_partial(cx, k, size, slide);
+                    }
+                }
+                e.keys.clear();
+            }
         }
         cx.c.open = 0;
         cx.c.buffered = 0;
@@ -250,6 +273,7 @@ impl<K: Hash + Eq + Clone, V, A> Engine<K, V, A> {
             Engine::Session(e) => e.index.len(),
             Engine::Sliding(e) => e.keys.len(),
             Engine::Count(e) => e.keys.len(),
+            Engine::CountSliding(e) => e.keys.len(),
         }
     }
 }
@@ -529,19 +553,23 @@ impl<A> SessList<A> {
     }
 }
 
+/// One key's entry. Aligned to a cache line: with small keys and accumulators (a `u64` key
+/// counting events) the whole entry — timer state, session bounds, accumulator and key — is one
+/// line, which each event, timer check and firing touches once.
+#[repr(align(64))]
 struct SessKey<K, A> {
-    /// `None` while the entry is free.
-    key: Option<K>,
+    /// Timer bookkeeping, kept in the entry: checking a timer and firing its sessions touch the
+    /// same memory.
+    ctl: Ctl,
     /// Sorted by start; consecutive sessions are more than `gap` apart.
     sessions: SessList<A>,
+    /// `None` while the entry is free.
+    key: Option<K>,
 }
 
-/// Timer bookkeeping of one slab entry, kept apart from the entries in a small dense array so that
-/// stale and re-armed timers are handled without touching the (cold) entry.
+/// Timer bookkeeping of one slab entry.
 #[derive(Debug, Clone, Copy)]
 struct Ctl {
-    /// The earliest time the entry needs attention (`u64::MAX`: none).
-    next: u64,
     /// The due time of the live timer in the queue (`u64::MAX`: none); other queued ones are stale.
     armed: u64,
     generation: u32,
@@ -549,9 +577,11 @@ struct Ctl {
 
 pub(crate) struct Sessions<K, A> {
     gap: u64,
-    index: HashMap<K, u32>,
+    /// Slab indices of the keys with sessions, hashed by the key stored in the slab entry (so the
+    /// key is kept once, never cloned, and hashed once per event).
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     slab: Vec<SessKey<K, A>>,
-    ctl: Vec<Ctl>,
     free: Vec<u32>,
     timers: TimerQueue<(u32, u32)>,
 }
@@ -560,35 +590,37 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
     pub(crate) fn new(gap: u64) -> Self {
         Sessions {
             gap,
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slab: Vec::new(),
-            ctl: Vec::new(),
             free: Vec::new(),
             timers: TimerQueue::new(TimerQueue::<(u32, u32)>::shift_for(gap)),
         }
     }
 
+    #[inline]
     fn due(sessions: &[Sess<A>], gap: u64, lateness: u64) -> Option<u64> {
-        sessions
-            .iter()
-            .map(|s| {
-                let max_ts = s.last.saturating_add(gap);
-                if s.win.pending {
-                    max_ts
-                } else {
-                    max_ts.saturating_add(lateness)
-                }
-            })
-            .min()
+        let due = |s: &Sess<A>| {
+            let max_ts = s.last.saturating_add(gap);
+            if s.win.pending {
+                max_ts
+            } else {
+                max_ts.saturating_add(lateness)
+            }
+        };
+        match sessions {
+            [] => None,
+            [one] => Some(due(one)),
+            many => many.iter().map(due).min(),
+        }
     }
 
     /// Records when the entry next needs attention and arms a timer if none earlier is armed.
     #[inline]
     fn schedule(&mut self, idx: u32, lateness: u64) {
-        let next =
-            Self::due(&self.slab[idx as usize].sessions, self.gap, lateness).unwrap_or(u64::MAX);
-        let c = &mut self.ctl[idx as usize];
-        c.next = next;
+        let entry = &mut self.slab[idx as usize];
+        let next = Self::due(&entry.sessions, self.gap, lateness).unwrap_or(u64::MAX);
+        let c = &mut entry.ctl;
         if next < c.armed {
             c.armed = next;
             self.timers.push(next, (idx, c.generation));
@@ -609,6 +641,36 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
         // so an accepted event can never touch a session that was already dropped.
         if t.saturating_add(cx.lateness) < cx.low {
             return Err(t);
+        }
+        // The common cases first: a key's first session, and an event joining its only session.
+        match ss {
+            SessList::Empty => {
+                let mut win = Win::new(cx.agg.init());
+                cx.agg.add(&mut win.acc, value);
+                cx.opened(1);
+                cx.touched(key, t, t, &mut win, t.saturating_add(gap));
+                *ss = SessList::One(Sess {
+                    start: t,
+                    last: t,
+                    win,
+                });
+                return Ok(());
+            }
+            SessList::One(s)
+                if t <= s.last.saturating_add(gap) && s.start <= t.saturating_add(gap) =>
+            {
+                let (start, last) = (s.start.min(t), s.last.max(t));
+                if s.win.shown && (s.start, s.last) != (start, last) {
+                    cx.emit(key, s.start, s.last, &s.win.acc, ResultKind::Retract);
+                    s.win.shown = false;
+                }
+                s.start = start;
+                s.last = last;
+                cx.agg.add(&mut s.win.acc, value);
+                cx.touched(key, start, last, &mut s.win, last.saturating_add(gap));
+                return Ok(());
+            }
+            _ => {}
         }
         let i = ss.partition_point(|s| s.last.saturating_add(gap) < t);
         let mut j = i;
@@ -640,15 +702,19 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             start = start.min(o.start);
             last = last.max(o.last);
         }
-        if let Some((s0, e0)) = base.win.shown {
-            if (s0, e0) != (start, last) {
-                cx.emit(key, s0, e0, &base.win.acc, ResultKind::Retract);
-                base.win.shown = None;
-            }
+        if base.win.shown && (base.start, base.last) != (start, last) {
+            cx.emit(
+                key,
+                base.start,
+                base.last,
+                &base.win.acc,
+                ResultKind::Retract,
+            );
+            base.win.shown = false;
         }
         if let Some(o) = other {
-            if let Some((s0, e0)) = o.win.shown {
-                cx.emit(key, s0, e0, &o.win.acc, ResultKind::Retract);
+            if o.win.shown {
+                cx.emit(key, o.start, o.last, &o.win.acc, ResultKind::Retract);
             }
             cx.agg.merge(&mut base.win.acc, o.win.acc);
             base.win.emitted |= o.win.emitted;
@@ -669,7 +735,12 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
         value: V,
     ) -> Result<(), Late<K, V>> {
         let gap = self.gap;
-        if let Some(&idx) = self.index.get(&key) {
+        let hash = self.hasher.hash_one(&key);
+        let slab = &self.slab;
+        if let Some(&idx) = self
+            .index
+            .find(hash, |&i| slab[i as usize].key.as_ref() == Some(&key))
+        {
             let entry = &mut self.slab[idx as usize];
             if let Err(end) = Self::add(&mut entry.sessions, gap, cx, &key, t, &value) {
                 return Err((key, value, end));
@@ -681,13 +752,12 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             Some(idx) => idx,
             None => {
                 self.slab.push(SessKey {
-                    key: None,
+                    ctl: Ctl {
+                        armed: u64::MAX,
+                        generation: 0,
+                    },
                     sessions: SessList::Empty,
-                });
-                self.ctl.push(Ctl {
-                    next: u64::MAX,
-                    armed: u64::MAX,
-                    generation: 0,
+                    key: None,
                 });
                 (self.slab.len() - 1) as u32
             }
@@ -697,8 +767,14 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             self.free.push(idx);
             return Err((key, value, end));
         }
-        entry.key = Some(key.clone());
-        self.index.insert(key, idx);
+        entry.key = Some(key);
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hash, idx, |&i| {
+            slab[i as usize]
+                .key
+                .as_ref()
+                .map_or(0, |k| hasher.hash_one(k))
+        });
         self.schedule(idx, cx.lateness);
         Ok(())
     }
@@ -706,18 +782,21 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
     fn advance<V, Ag: Aggregator<V, Acc = A>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>) {
         let (low, lateness, gap) = (cx.low, cx.lateness, self.gap);
         while let Some((due, (idx, generation))) = self.timers.pop_below(low) {
-            let c = &mut self.ctl[idx as usize];
+            let entry = &mut self.slab[idx as usize];
+            let c = &mut entry.ctl;
             if c.generation != generation || c.armed != due {
                 continue; // superseded by an earlier timer, or the entry was freed
             }
             c.armed = u64::MAX;
-            if c.next >= low {
-                // The sessions grew since this timer was set: re-arm without touching the entry.
-                c.armed = c.next;
-                self.timers.push(c.next, (idx, generation));
+            let next = Self::due(&entry.sessions, gap, lateness).unwrap_or(u64::MAX);
+            if next >= low {
+                // The sessions grew since this timer was set: re-arm.
+                if next < u64::MAX {
+                    entry.ctl.armed = next;
+                    self.timers.push(next, (idx, generation));
+                }
                 continue;
             }
-            let entry = &mut self.slab[idx as usize];
             let Some(key) = entry.key.as_ref() else {
                 continue;
             };
@@ -733,11 +812,13 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
             cx.closed((before - entry.sessions.len()) as u64);
             if entry.sessions.is_empty() {
                 if let Some(key) = entry.key.take() {
-                    self.index.remove(&key);
+                    let hash = self.hasher.hash_one(&key);
+                    if let Ok(found) = self.index.find_entry(hash, |&i| i == idx) {
+                        found.remove();
+                    }
                 }
-                let c = &mut self.ctl[idx as usize];
+                let c = &mut entry.ctl;
                 c.generation = c.generation.wrapping_add(1);
-                c.next = u64::MAX;
                 self.free.push(idx);
             } else {
                 self.schedule(idx, lateness);
@@ -769,7 +850,6 @@ impl<K: Hash + Eq + Clone, A> Sessions<K, A> {
         }
         self.index.clear();
         self.slab.clear();
-        self.ctl.clear();
         self.free.clear();
         self.timers.clear();
     }
@@ -1001,5 +1081,120 @@ impl<K: Hash + Eq + Clone, A> Counting<K, A> {
             self.keys.insert(key, cw);
         }
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sliding count windows (Flink `countWindow(size, slide)`): every `slide` events of a key, a window
+// over its last `size` events.
+
+pub(crate) struct SlideCountKey<V> {
+    /// The key's last `size` events (fewer at first), oldest first.
+    buf: VecDeque<(u64, V)>,
+    /// Events since the last firing.
+    since_fire: u64,
+    /// Events since the last emission of any kind (early firing every N).
+    since_early: u32,
+    /// Events arrived since the last emission of any kind.
+    early_dirty: bool,
+}
+
+impl<V> SlideCountKey<V> {
+    /// Emits the window of the last `n` events (`n >= 1`).
+    fn emit_last<K: Clone, Ag: Aggregator<V>>(
+        &self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: &K,
+        n: usize,
+        kind: ResultKind,
+    ) {
+        let mut acc = cx.agg.init();
+        let (mut first, mut last) = (u64::MAX, 0);
+        for (t, v) in self.buf.range(self.buf.len() - n..) {
+            cx.agg.add(&mut acc, v);
+            first = first.min(*t);
+            last = last.max(*t);
+        }
+        cx.emit(key, first, last, &acc, kind);
+    }
+
+    /// An `Early` result of the next window with the events it already has: of the window that
+    /// fires `slide - since_fire` events from now over the last `size` events, those that arrived.
+    fn emit_partial<K: Clone, Ag: Aggregator<V>>(
+        &mut self,
+        cx: &mut Ctx<'_, K, V, Ag>,
+        key: &K,
+        size: u64,
+        slide: u64,
+    ) {
+        let have = size.saturating_sub(slide - self.since_fire);
+        let n = (self.buf.len() as u64).min(have) as usize;
+        if n > 0 {
+            self.emit_last(cx, key, n, ResultKind::Early);
+        }
+        self.early_dirty = false;
+        self.since_early = 0;
+    }
+}
+
+pub(crate) struct CountSliding<K, V> {
+    size: u64,
+    slide: u64,
+    keys: HashMap<K, SlideCountKey<V>>,
+}
+
+impl<K: Hash + Eq + Clone, V> CountSliding<K, V> {
+    pub(crate) fn new(size: u64, slide: u64) -> Self {
+        CountSliding {
+            size,
+            slide,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn push<Ag: Aggregator<V>>(&mut self, cx: &mut Ctx<'_, K, V, Ag>, key: K, t: u64, value: V) {
+        let (size, slide) = (self.size, self.slide);
+        let st = match self.keys.get_mut(&key) {
+            Some(st) => st,
+            None => {
+                cx.opened(1);
+                self.keys.entry(key.clone()).or_insert(SlideCountKey {
+                    buf: VecDeque::new(),
+                    since_fire: 0,
+                    since_early: 0,
+                    early_dirty: false,
+                })
+            }
+        };
+        if st.buf.len() as u64 >= size {
+            st.buf.pop_front();
+        } else {
+            cx.c.buffered += 1;
+        }
+        st.buf.push_back((t, value));
+        st.since_fire += 1;
+        st.early_dirty = true;
+        if st.since_fire >= slide {
+            st.emit_last(cx, &key, st.buf.len(), ResultKind::Final);
+            st.since_fire = 0;
+            st.since_early = 0;
+            st.early_dirty = false;
+        } else if cx.early_every > 0 {
+            st.since_early += 1;
+            if st.since_early >= cx.early_every {
+                st.emit_partial(cx, &key, size, slide);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_session_entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<SessKey<u64, u64>>(), 64);
+        assert_eq!(std::mem::align_of::<SessKey<u64, u64>>(), 64);
     }
 }

@@ -34,7 +34,8 @@
 //! See [`Windows`]: tumbling `[start, start+size)`; hopping (size, advance); Kafka Streams sliding
 //! windows `[t-size, t]` (one per record time, both ends inclusive); sessions per key closing after an
 //! inactivity gap, `[first, last]` inclusive, merged when a record — even a late one — bridges two of
-//! them; and count windows of `n` events per key (arrival order, no time semantics).
+//! them; and count windows of `n` events per key, tumbling or sliding (every `slide` events over the
+//! last `size`, as Flink's `countWindow(size, slide)`; arrival order, no time semantics).
 //!
 //! # Time and watermarks
 //! Event time is the event's [`timestamp`](Event::timestamp), or what
@@ -105,7 +106,7 @@ pub use spec::Windows;
 pub use watermark::MAX_PARTITIONS;
 
 use agg::{Avg, Collect, Count, Fold, Max, Min, Sum};
-use engine::{Aligned, Counters, Counting, Ctx, Engine, Sessions, Sliding};
+use engine::{Aligned, CountSliding, Counters, Counting, Ctx, Engine, Sessions, Sliding};
 use spec::ms;
 use watermark::Watermarks;
 
@@ -304,8 +305,9 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
     }
 
     /// Ends the input: the watermark jumps to the end of time, every open window fires (`Final`, or
-    /// `Update` if it had fired before), incomplete count windows are emitted as `Early`, and all state
-    /// is dropped. Events pushed afterwards go to the late output ([`LateReason::Finished`]).
+    /// `Update` if it had fired before), incomplete count windows (the events the next window of a
+    /// key already has) are emitted as `Early`, and all state is dropped. Events pushed afterwards go
+    /// to the late output ([`LateReason::Finished`]).
     pub fn finish(&mut self) {
         if self.finished {
             return;
@@ -320,7 +322,10 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
     /// Takes the window results produced so far.
     #[must_use]
     pub fn take_results(&mut self) -> Vec<WindowResult<K, A::Output>> {
-        std::mem::take(&mut self.results)
+        // The next batch is likely about as large as this one: start with that room rather than
+        // growing from nothing again.
+        let room = self.results.len();
+        std::mem::replace(&mut self.results, Vec::with_capacity(room))
     }
 
     /// Takes the late side output collected so far.
@@ -677,6 +682,12 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> WindowerBuilder<K, V, A> {
             Windows::Sliding { size } => Engine::Sliding(Sliding::new(size)),
             Windows::Session { gap } => Engine::Session(Sessions::new(gap)),
             Windows::Count { size } => Engine::Count(Counting::new(size)),
+            Windows::CountSliding { size, slide } if size == slide => {
+                Engine::Count(Counting::new(size))
+            }
+            Windows::CountSliding { size, slide } => {
+                Engine::CountSliding(CountSliding::new(size, slide))
+            }
         };
         Ok(Windower {
             windows: self.windows,

@@ -13,6 +13,7 @@ use super::error::{Error, Result};
 /// | [`sliding(size)`](Windows::sliding) | `SlidingWindows.ofTimeDifference` | one window per distinct record time `r`: `[r-size, r]`, both inclusive; `t` counts in every such window with `r` in `[t, t+size]` |
 /// | [`session(gap)`](Windows::session) | session windows | per key, events no more than `gap` apart form one session `[first, last]`; a record within `gap` of two sessions merges them |
 /// | [`count(n)`](Windows::count) | `countWindow(n)` | every `n` events of a key, in arrival order; no time semantics |
+/// | [`count_sliding(size, slide)`](Windows::count_sliding) | `countWindow(size, slide)` | every `slide` events of a key, a window over its last `size` events (arrival order) |
 ///
 /// Time windows are epoch-aligned; [`with_offset`](Windows::with_offset) shifts the alignment (for
 /// time zones). A window whose aligned start would be negative is reported as starting at 0.
@@ -61,6 +62,13 @@ pub enum Windows {
         /// Events per window.
         size: u64,
     },
+    /// Every `slide` events of a key, a window over its last `size` events.
+    CountSliding {
+        /// Most events per window.
+        size: u64,
+        /// Events between two firings.
+        slide: u64,
+    },
 }
 
 pub(crate) fn ms(d: Duration) -> u64 {
@@ -108,6 +116,30 @@ impl Windows {
         Windows::Count { size: n }
     }
 
+    /// Sliding count windows, as Flink's `countWindow(size, slide)`: every `slide` events of a key
+    /// fire a window over that key's last `size` events (arrival order, no time semantics). As in
+    /// Flink the first windows of a key hold fewer than `size` events (those it has seen so far
+    /// when `slide < size`); with `slide > size` the events in between are skipped; with
+    /// `slide == size` they are the tumbling [`count`](Windows::count) windows.
+    ///
+    /// A window's `start` and `end` are the smallest and largest timestamp of its events.
+    ///
+    /// ```
+    /// use ember_stream::window::{Windower, Windows};
+    /// // Moving sum of the last 3 readings of each sensor, every 2 readings.
+    /// let mut w = Windower::builder(Windows::count_sliding(3, 2))
+    ///     .sum(|v: &u32| *v)
+    ///     .build()
+    ///     .unwrap();
+    /// w.push_all([("s1", 1, 10), ("s1", 2, 20), ("s1", 3, 30), ("s1", 4, 40), ("s1", 5, 50)]).unwrap();
+    /// let sums: Vec<_> = w.take_results().iter().map(|r| (r.start, r.end, r.value)).collect();
+    /// assert_eq!(sums, vec![(1, 2, 30), (2, 4, 90)]);
+    /// ```
+    #[must_use]
+    pub fn count_sliding(size: u64, slide: u64) -> Self {
+        Windows::CountSliding { size, slide }
+    }
+
     /// Shifts the alignment of tumbling and hopping windows (ignored by the others).
     ///
     /// ```
@@ -142,7 +174,12 @@ impl Windows {
                 bad("hopping advance must not exceed the window size")
             }
             Windows::Session { gap: 0 } => bad("session gap must be at least 1 ms"),
-            Windows::Count { size: 0 } => bad("count windows need at least 1 event"),
+            Windows::Count { size: 0 } | Windows::CountSliding { size: 0, .. } => {
+                bad("count windows need at least 1 event")
+            }
+            Windows::CountSliding { slide: 0, .. } => {
+                bad("count windows must slide by at least 1 event")
+            }
             _ => Ok(()),
         }
     }

@@ -282,6 +282,86 @@ fn count_windows_fire_every_n_events_per_key() {
 }
 
 #[test]
+fn sliding_count_windows_fire_every_slide_events_over_the_last_size() {
+    // Flink's countWindow(4, 2): every 2 events of a key, the sum of its last 4.
+    let mut w = Windower::<char, i32>::builder(Windows::count_sliding(4, 2))
+        .sum(|v: &i32| *v)
+        .build()
+        .unwrap();
+    w.push_all([
+        ('a', 10, 1),
+        ('b', 100, 100),
+        ('a', 20, 2), // a fires over [1, 2] (fewer than 4 so far, as Flink)
+        ('a', 5, 3),
+        ('a', 40, 4), // a fires over [1, 2, 3, 4]: start/end are the smallest/largest timestamps
+        ('a', 50, 5),
+        ('b', 90, 200), // b fires over [100, 200]
+        ('a', 60, 6),   // a fires over [3, 4, 5, 6]
+        ('a', 70, 7),
+    ])
+    .unwrap();
+    assert_eq!(
+        rows(&w.take_results()),
+        vec![
+            ('a', 10, 20, 3, Final),
+            ('a', 5, 40, 10, Final),
+            ('b', 90, 100, 300, Final),
+            ('a', 5, 60, 18, Final),
+        ]
+    );
+    assert_eq!(w.stats().open_windows, 2);
+    assert_eq!(
+        w.stats().buffered_events,
+        6,
+        "a holds its last 4 events, b its 2"
+    );
+    w.finish();
+    // a's next window (after one more event) would hold 5, 6, 7 and that event: 5, 6, 7 are
+    // reported as its partial result. b has nothing since its last firing.
+    assert_eq!(rows(&w.take_results()), vec![('a', 50, 70, 18, Early)]);
+    assert_eq!(w.stats().open_windows, 0);
+}
+
+#[test]
+fn sliding_count_windows_skip_events_when_the_slide_exceeds_the_size() {
+    let mut w = Windower::<u8, u32>::builder(Windows::count_sliding(2, 3))
+        .collect()
+        .early_fire_every(1)
+        .build()
+        .unwrap();
+    w.push_all((1..=7u32).map(|i| (0u8, u64::from(i), i)))
+        .unwrap();
+    w.finish();
+    assert_eq!(
+        rows(&w.take_results()),
+        vec![
+            // After event 1 the next window (events 2 and 3) has nothing yet: no early result.
+            (0, 2, 2, vec![2], Early),
+            (0, 2, 3, vec![2, 3], Final),
+            (0, 5, 5, vec![5], Early),
+            (0, 5, 6, vec![5, 6], Final),
+            // finish: event 7 is not part of the next window (events 8 and 9).
+        ]
+    );
+    // slide == size is the tumbling count window.
+    let mut t = Windower::<u8, u32>::builder(Windows::count_sliding(2, 2))
+        .collect()
+        .build()
+        .unwrap();
+    t.push_all((1..=5u32).map(|i| (0u8, u64::from(i), i)))
+        .unwrap();
+    t.finish();
+    assert_eq!(
+        rows(&t.take_results()),
+        vec![
+            (0, 1, 2, vec![1, 2], Final),
+            (0, 3, 4, vec![3, 4], Final),
+            (0, 5, 5, vec![5], Early),
+        ]
+    );
+}
+
+#[test]
 fn allowed_lateness_updates_then_side_output() {
     let mut w = Windower::<&str, ()>::builder(Windows::tumbling(ms(10)))
         .allowed_lateness(ms(5))
@@ -560,6 +640,8 @@ fn invalid_configurations_are_typed_errors() {
         Windows::hopping(ms(10), ms(11)),
         Windows::session(Duration::ZERO),
         Windows::count(0),
+        Windows::count_sliding(0, 1),
+        Windows::count_sliding(3, 0),
     ];
     for c in cases {
         let e = Windower::<u8, ()>::builder(c).build().unwrap_err();
@@ -960,6 +1042,63 @@ proptest! {
         for (k, c) in cur {
             if !c.is_empty() {
                 expect.entry(k).or_default().push((c, false));
+            }
+        }
+        prop_assert_eq!(got, expect);
+    }
+
+    /// Sliding count windows (`countWindow(size, slide)`): every `slide` events of a key, a window
+    /// over its last `size` events; at the end the partial next window, against brute force.
+    #[test]
+    fn sliding_count_windows_match_reference(
+        size in 1u64..7,
+        slide in 1u64..7,
+        evs in prop::collection::vec((0u8..3, 0u64..100, 0u32..1000), 0..60),
+    ) {
+        let mut w = Windower::<Key, u32>::builder(Windows::count_sliding(size, slide))
+            .collect()
+            .build()
+            .unwrap();
+        for &(k, t, v) in &evs {
+            w.push(Event::new(k, t, v)).unwrap();
+        }
+        w.finish();
+        type Win = (u64, u64, Vec<u32>, bool);
+        let mut got: BTreeMap<Key, Vec<Win>> = BTreeMap::new();
+        for r in w.take_results() {
+            got.entry(r.key).or_default().push((r.start, r.end, r.value, r.kind == Final));
+        }
+        // Brute force: after the i-th event of a key (i a multiple of slide), the window of its
+        // events (i - size, i]; at the end, the events of (next - size, n] for the next firing
+        // point `next`, if any.
+        let mut per_key: BTreeMap<Key, Vec<(u64, u32)>> = BTreeMap::new();
+        for &(k, t, v) in &evs {
+            per_key.entry(k).or_default().push((t, v));
+        }
+        let window = |e: &[(u64, u32)], final_: bool| -> Win {
+            (
+                e.iter().map(|x| x.0).min().unwrap(),
+                e.iter().map(|x| x.0).max().unwrap(),
+                e.iter().map(|x| x.1).collect(),
+                final_,
+            )
+        };
+        let mut expect: BTreeMap<Key, Vec<Win>> = BTreeMap::new();
+        for (k, e) in &per_key {
+            let n = e.len() as u64;
+            let out = expect.entry(*k).or_default();
+            for i in (slide..=n).step_by(slide as usize) {
+                out.push(window(&e[i.saturating_sub(size) as usize..i as usize], true));
+            }
+            if n % slide != 0 {
+                let next = n - n % slide + slide;
+                let from = next.saturating_sub(size);
+                if from < n {
+                    out.push(window(&e[from as usize..], false));
+                }
+            }
+            if out.is_empty() {
+                expect.remove(k);
             }
         }
         prop_assert_eq!(got, expect);

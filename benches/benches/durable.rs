@@ -61,6 +61,22 @@ fn durable(n: u64, policy: FsyncPolicy) -> Duration {
     t
 }
 
+/// Appends `n` records to a fresh log with `policy` through one exclusive [`ember_log::LogWriter`].
+fn durable_writer(n: u64, policy: FsyncPolicy) -> Duration {
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let log = open(dir.path(), policy);
+    let start = Instant::now();
+    let mut w = log.writer().unwrap();
+    for _ in 0..n {
+        w.append(&RECORD).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let t = start.elapsed();
+    log.sync().unwrap(); // not timed
+    t
+}
+
 /// Appends `n` records to a fresh log with `Never`, `batch` records per `append_batch` call.
 fn durable_batched(n: u64, batch: usize) -> Duration {
     let dir = tempfile::tempdir_in(bench_dir()).unwrap();
@@ -128,6 +144,9 @@ fn buffered(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("ember_log", "Never"), |b| {
         b.iter_custom(|iters| durable(iters * K, FsyncPolicy::Never))
     });
+    g.bench_function(BenchmarkId::new("ember_log", "Never_writer"), |b| {
+        b.iter_custom(|iters| durable_writer(iters * K, FsyncPolicy::Never))
+    });
     g.bench_function(BenchmarkId::new("ember_log", "Never_batch_100"), |b| {
         b.iter_custom(|iters| durable_batched(iters * K, 100))
     });
@@ -136,6 +155,9 @@ fn buffered(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("ember_log", "EveryN_1000"), |b| {
         b.iter_custom(|iters| durable(iters * K, FsyncPolicy::EveryN(1000)))
+    });
+    g.bench_function(BenchmarkId::new("ember_log", "EveryN_1000_writer"), |b| {
+        b.iter_custom(|iters| durable_writer(iters * K, FsyncPolicy::EveryN(1000)))
     });
     g.finish();
 }
@@ -161,5 +183,48 @@ fn synced(c: &mut Criterion) {
 }
 
 // The fsync-bound group runs first, before the buffered runs leave write-back work behind.
-criterion_group!(benches, synced, buffered);
+/// Paired, interleaved rounds (only with `EMBER_PAIRED=<rounds>` set): each round times the raw
+/// `BufWriter`, `append` with `Never` and the exclusive writer with `Never` on the same 20 000 records,
+/// back to back, so that load from other processes hits the three alike; prints the min and median
+/// per contestant and the median of the per-round ratios. On a loaded machine the min is the figure
+/// least disturbed.
+fn paired(_c: &mut Criterion) {
+    let Some(rounds) = std::env::var("EMBER_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    const N: u64 = 20_000;
+    let mut raw_t = Vec::new();
+    let mut never_t = Vec::new();
+    let mut writer_t = Vec::new();
+    for _ in 0..rounds {
+        raw_t.push(raw(N, None).as_nanos() as f64 / N as f64);
+        never_t.push(durable(N, FsyncPolicy::Never).as_nanos() as f64 / N as f64);
+        writer_t.push(durable_writer(N, FsyncPolicy::Never).as_nanos() as f64 / N as f64);
+    }
+    let ratio = |a: &[f64], b: &[f64]| {
+        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
+    let stats = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2])
+    };
+    let (raw_min, raw_med) = stats(&raw_t);
+    for (name, t) in [("append Never", &never_t), ("writer Never", &writer_t)] {
+        let (min, med) = stats(t);
+        eprintln!(
+            "paired {rounds} rounds x {N} records: raw min {raw_min:.1} med {raw_med:.1} ns/rec; \
+             {name} min {min:.1} med {med:.1} ns/rec; ratio of mins {:.2}x, median round ratio {:.2}x",
+            min / raw_min,
+            ratio(t, &raw_t)
+        );
+    }
+}
+
+criterion_group!(benches, synced, buffered, paired);
 criterion_main!(benches);

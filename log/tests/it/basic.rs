@@ -344,3 +344,52 @@ fn stats_and_segments_report() {
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.contains("\"appends\":100"));
 }
+
+#[test]
+fn an_exclusive_writer_appends_like_append_and_blocks_other_appenders() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Log::open(dir.path()).unwrap());
+    log.append(b"first").unwrap();
+    let mut w = log.writer().unwrap();
+    let other = {
+        let log = log.clone();
+        std::thread::spawn(move || log.append(b"other").unwrap())
+    };
+    for i in 0..50u32 {
+        assert_eq!(w.append(&i.to_le_bytes()).unwrap(), u64::from(i) + 1);
+    }
+    w.append_raw(Some(7), b"m", b"raw").unwrap();
+    w.append_meta(&("k", 1u8), b"meta").unwrap();
+    assert_eq!(w.next_offset(), 53);
+    w.flush().unwrap();
+    drop(w);
+    assert_eq!(
+        other.join().unwrap(),
+        53,
+        "the other appender waited for the writer"
+    );
+    let all: Vec<_> = log.iter(0).map(|r| r.unwrap()).collect();
+    assert_eq!(all.len(), 54);
+    assert_eq!(all[10].payload, 9u32.to_le_bytes());
+    assert_eq!((all[51].timestamp, &all[51].meta[..]), (Some(7), &b"m"[..]));
+    assert_eq!(
+        all[52].meta_value::<(String, u8)>().unwrap(),
+        Some(("k".into(), 1))
+    );
+    drop(log);
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.next_offset(), 54);
+    assert!(log.verify().unwrap().is_healthy());
+    // too large: a typed error, nothing written
+    let log = Log::builder(tempfile::tempdir().unwrap().path())
+        .max_record_bytes(10)
+        .open()
+        .unwrap();
+    let mut w = log.writer().unwrap();
+    assert!(matches!(
+        w.append(&[0; 11]),
+        Err(ember_log::Error::RecordTooLarge { .. })
+    ));
+    assert_eq!(w.next_offset(), 0);
+}

@@ -211,3 +211,46 @@ fn stress_appenders_readers_and_retention_together() {
     assert!(kept <= 8192 + 2 * 2048, "{kept}");
     assert!(log.verify().unwrap().is_healthy());
 }
+
+#[test]
+fn an_exclusive_writer_follows_the_fsync_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(dir.path(), FsyncPolicy::Always, ManualClock::new());
+    let mut w = log.writer().unwrap();
+    for i in 0..5 {
+        let off = w.append(b"x").unwrap();
+        assert_eq!(off, i);
+        assert_eq!(
+            log.durable_offset(),
+            off + 1,
+            "durable before the append returned"
+        );
+    }
+    drop(w);
+    assert_eq!(log.stats().fsyncs, 5);
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(dir.path(), FsyncPolicy::EveryN(4), ManualClock::new());
+    let mut w = log.writer().unwrap();
+    for _ in 0..10 {
+        w.append(b"x").unwrap();
+    }
+    drop(w);
+    assert_eq!((log.stats().fsyncs, log.durable_offset()), (2, 8));
+    log.append(b"y").unwrap();
+    log.append(b"y").unwrap();
+    assert_eq!(
+        (log.stats().fsyncs, log.durable_offset()),
+        (3, 12),
+        "the count carries over between the writer and append"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(dir.path(), FsyncPolicy::Never, ManualClock::new());
+    let mut w = log.writer().unwrap();
+    w.append(b"x").unwrap();
+    w.sync().unwrap();
+    assert_eq!(log.durable_offset(), 1);
+    drop(w);
+    assert_eq!(log.stats().fsyncs, 1);
+}

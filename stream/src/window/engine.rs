@@ -531,7 +531,11 @@ impl<A> SessList<A> {
     /// Removes session `i` (which exists).
     fn remove(&mut self, i: usize) -> Option<Sess<A>> {
         match self {
-            SessList::Many(v) if i < v.len() => Some(v.remove(i)),
+            SessList::Many(v) if i < v.len() => {
+                let s = v.remove(i);
+                self.shrink();
+                Some(s)
+            }
             SessList::One(_) if i == 0 => match std::mem::replace(self, SessList::Empty) {
                 SessList::One(s) => Some(s),
                 _ => None,
@@ -548,7 +552,23 @@ impl<A> SessList<A> {
                     *self = SessList::Empty;
                 }
             }
-            SessList::Many(v) => v.retain(keep),
+            SessList::Many(v) => {
+                v.retain(keep);
+                self.shrink();
+            }
+        }
+    }
+
+    /// Back to the inline forms once at most one session is left, so that a key that once had
+    /// two sessions does not keep its sessions on the heap (and off the fast paths) for good.
+    fn shrink(&mut self) {
+        if let SessList::Many(v) = self {
+            if v.len() <= 1 {
+                *self = match v.pop() {
+                    Some(s) => SessList::One(s),
+                    None => SessList::Empty,
+                };
+            }
         }
     }
 }
@@ -1191,6 +1211,26 @@ impl<K: Hash + Eq + Clone, V> CountSliding<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_lists_go_back_inline_when_one_session_is_left() {
+        let sess = |t: u64| Sess {
+            start: t,
+            last: t,
+            win: Win::new(0u64),
+        };
+        let mut l = SessList::Empty;
+        l.insert(0, sess(10));
+        l.insert(1, sess(100));
+        assert!(matches!(l, SessList::Many(_)));
+        l.retain(|s| s.start > 50);
+        assert!(matches!(&l, SessList::One(s) if s.start == 100));
+        l.insert(0, sess(10));
+        assert_eq!(l.remove(1).map(|s| s.start), Some(100));
+        assert!(matches!(&l, SessList::One(s) if s.start == 10));
+        l.retain(|_| false);
+        assert!(matches!(l, SessList::Empty));
+    }
 
     #[test]
     fn a_small_session_entry_is_one_cache_line() {

@@ -7,7 +7,12 @@
 //! - `queue_latency`: one message bouncing between two threads through two queues; the time shown
 //!   is a round trip (two send -> receive hops; with ack for `ember_ack`).
 //!
+//! - `queue_paired` (printed, not a criterion measurement): rounds that run crossbeam and each ember
+//!   mode back to back on the same shape, with the same-round ratio's min / median / max: the figure
+//!   to quote on a loaded machine.
+//!
 //! `cargo bench -p ember-benches --no-default-features --features queue --bench queue`
+//! (only the paired rounds: append `-- queue_paired`)
 
 use std::hint::black_box;
 use std::thread;
@@ -271,5 +276,73 @@ fn single_thread(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, latency, single_thread);
+/// Paired rounds: each round runs every contestant once on the same shape, one after the other, so
+/// that the load of a shared machine hits them alike; the ratio of each round is taken, and the
+/// minimum, median and maximum over the rounds are printed. `EMBER_QUEUE_ROUNDS` sets the number of
+/// rounds (default 15), `EMBER_QUEUE_MESSAGES` the messages per run (default 200 000).
+fn paired(_c: &mut Criterion) {
+    let rounds: usize = std::env::var("EMBER_QUEUE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let total: u64 = std::env::var("EMBER_QUEUE_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    println!(
+        "queue_paired: {rounds} rounds of {total} messages; ratio = ember throughput / crossbeam \
+         throughput in the same round (min / median / max); crossbeam M msg/s median"
+    );
+    for (p, cn) in [(1u64, 1u64), (2, 2)] {
+        for size in [8usize, 256] {
+            let run = |mode: Option<Mode>| -> Duration {
+                match (size, mode) {
+                    (8, None) => run_crossbeam::<8>(p, cn, total),
+                    (8, Some(m)) => run_ember::<8>(p, cn, total, m),
+                    (_, None) => run_crossbeam::<256>(p, cn, total),
+                    (_, Some(m)) => run_ember::<256>(p, cn, total, m),
+                }
+            };
+            let modes = [Mode::Ack, Mode::NoAck, Mode::AckBatch];
+            let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+            let mut base = Vec::new();
+            for round in 0..rounds {
+                // Alternate who goes first.
+                let cross = if round % 2 == 0 {
+                    run(None)
+                } else {
+                    Duration::ZERO
+                };
+                let times: Vec<Duration> = modes.iter().map(|&m| run(Some(m))).collect();
+                let cross = if round % 2 == 0 { cross } else { run(None) };
+                base.push(total as f64 / cross.as_secs_f64() / 1e6);
+                for (i, t) in times.iter().enumerate() {
+                    ratios[i].push(cross.as_secs_f64() / t.as_secs_f64());
+                }
+            }
+            let stats = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                (v[0], v[v.len() / 2], v[v.len() - 1])
+            };
+            let (_, cross_median, _) = stats(&mut base);
+            let mut line =
+                format!("queue_paired/{p}p{cn}c/{size}B crossbeam {cross_median:.1} M/s");
+            for (name, r) in ["ember_ack", "ember_no_ack", "ember_ack_batch"]
+                .iter()
+                .zip(ratios.iter_mut())
+            {
+                let (lo, med, hi) = stats(r);
+                line += &format!(
+                    " | {name} {:.0}% / {:.0}% / {:.0}%",
+                    lo * 100.0,
+                    med * 100.0,
+                    hi * 100.0
+                );
+            }
+            println!("{line}");
+        }
+    }
+}
+
+criterion_group!(benches, paired, throughput, latency, single_thread);
 criterion_main!(benches);

@@ -18,7 +18,8 @@ use crate::error::{Error, Result, SendBatchError, SendError};
 use crate::message::{Delivery, Message, MessageId, Receipt};
 use crate::retry::RetryPolicy;
 use crate::state::{
-    self, Admit, Config, Consumer, Inner, NackOutcome, Now, Padded, Producer, Stamp, Wake,
+    self, Admit, Config, Consumer, Inner, NackOutcome, Now, Padded, Producer, RING_CAPACITY,
+    Refused, SeqWord, Stamp, Wake,
 };
 use crate::stats::QueueStats;
 
@@ -200,12 +201,19 @@ impl<T> QueueBuilder<T> {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => SmallRng::from_os_rng(),
         };
+        let ring_capacity = usize::try_from(config.capacity)
+            .unwrap_or(usize::MAX)
+            .min(RING_CAPACITY);
         static NEXT_UID: AtomicU32 = AtomicU32::new(1);
         Ok(Queue {
             inner: Arc::new(Inner {
                 config,
                 clock: self.clock.unwrap_or_else(|| clock::shared(SystemClock)),
                 uid: NEXT_UID.fetch_add(1, AtomicOrdering::Relaxed),
+                seq: Padded(SeqWord::new()),
+                ring: crossbeam::queue::ArrayQueue::new(ring_capacity),
+                fast_taken: Padded(AtomicU64::new(0)),
+                quiet: Padded(AtomicBool::new(true)),
                 producer: Padded(Mutex::new(Producer::new())),
                 consumer: Padded(Mutex::new(Consumer::new(rng))),
                 removed: Padded(AtomicU64::new(0)),
@@ -299,6 +307,27 @@ impl<T> Queue<T> {
 
     fn try_admit(&self, msg: Message<T>) -> Result<MessageId, (Error, Message<T>)> {
         let inner = &*self.inner;
+        if msg.group.is_none()
+            && msg.dedup_id.is_none()
+            && msg.delay.unwrap_or(inner.config.delay).is_zero()
+        {
+            let delay = msg.delay;
+            return match inner.send_plain(msg.body, inner.clock.coarse_unix_millis()) {
+                Ok(seq) => {
+                    inner.notify_ready();
+                    Ok(MessageId(seq))
+                }
+                Err((why, body)) => {
+                    let error = match why {
+                        Refused::Closed => Error::Closed,
+                        Refused::Full => Error::Full,
+                    };
+                    let mut msg = Message::new(body);
+                    msg.delay = delay;
+                    Err((error, msg))
+                }
+            };
+        }
         let stamp = Stamp::for_message(&inner.config, &*inner.clock, &msg);
         let mut p = inner.producer.lock();
         if p.closed {
@@ -532,8 +561,35 @@ impl<T> Queue<T> {
         let inner = &*self.inner;
         let mut step = 0;
         let poll = |out: &mut dyn FnMut(Delivery<T>), sleeping: bool| {
+            // `no_ack`: plain messages straight from the ring, without the consumer lock, while
+            // nothing else could come first.
+            let mut fast = 0;
+            let mut staged = None;
+            if inner.config.no_ack && !sleeping {
+                while fast < max {
+                    match inner.receive_plain() {
+                        Ok(Some(d)) => {
+                            out(d);
+                            fast += 1;
+                        }
+                        Ok(None) => break,
+                        Err(m) => {
+                            staged = Some(m);
+                            break;
+                        }
+                    }
+                }
+                if fast > 0 && staged.is_none() {
+                    return state::Poll {
+                        got: fast,
+                        closed_and_empty: false,
+                        pending: false,
+                        next_event: None,
+                    };
+                }
+            }
             let mut wake = Wake::default();
-            let poll = {
+            let mut poll = {
                 // A lease needs the time; read it before taking the lock.
                 let clock = &*inner.clock;
                 let mut now = if inner.config.no_ack {
@@ -542,13 +598,21 @@ impl<T> Queue<T> {
                     Now::at(clock, clock.now())
                 };
                 let mut c = inner.consumer.lock();
-                let poll = c.poll(inner, max, sleeping, &mut now, &mut wake, out);
+                if let Some(m) = staged {
+                    c.stage(inner, m);
+                }
+                let poll = c.poll(inner, max - fast, sleeping, &mut now, &mut wake, out);
                 if sleeping && poll.got == 0 {
                     c.register_sleeper(poll.next_event);
                 }
                 poll
             };
             wake.fire(inner);
+            if fast > 0 {
+                poll.got += fast;
+                poll.closed_and_empty = false;
+                poll.pending = false;
+            }
             poll
         };
         loop {
@@ -559,6 +623,7 @@ impl<T> Queue<T> {
             if p.closed_and_empty {
                 return Err(Error::Closed);
             }
+            let pending = p.pending;
             let until = match wait {
                 Wait::No => return Err(Error::Empty),
                 Wait::Until(t) => {
@@ -569,12 +634,21 @@ impl<T> Queue<T> {
                 }
                 Wait::Forever => None,
             };
+            if pending {
+                // A ring push is under way: it lands within moments, unless its thread was
+                // preempted.
+                std::thread::yield_now();
+                continue;
+            }
             if backoff(&mut step) {
-                // While spinning, look again only once a producer has filled the inbox: a read of a
-                // rarely written line instead of a poll (locks, and a clock read in ack mode).
+                // While spinning, look again only once a producer has sent something: reads of
+                // rarely written lines instead of a poll (locks, and a clock read in ack mode).
                 // Messages that become visible otherwise (a nack, an ended delay or lease) are seen
                 // at the yield steps and by the sleep protocol's look.
-                while step <= SPIN_STEPS && !inner.inbox_hint.load(AtomicOrdering::Acquire) {
+                while step <= SPIN_STEPS
+                    && !inner.inbox_hint.load(AtomicOrdering::Acquire)
+                    && inner.ring.is_empty()
+                {
                     backoff(&mut step);
                 }
                 continue;
@@ -583,6 +657,10 @@ impl<T> Queue<T> {
             inner.ready_sleepers.fetch_add(1, AtomicOrdering::SeqCst);
             let seen = inner.ready.epoch();
             let p = poll(out, true);
+            if p.pending {
+                inner.ready_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
+                continue;
+            }
             if p.got > 0 || p.closed_and_empty {
                 inner.ready_sleepers.fetch_sub(1, AtomicOrdering::SeqCst);
                 return if p.got > 0 {
@@ -819,6 +897,7 @@ impl<T> Queue<T> {
         {
             let mut p = self.inner.producer.lock();
             p.closed = true;
+            self.inner.close_seq();
             self.inner.inbox_hint.store(true, AtomicOrdering::Release);
         }
         self.inner.space.notify_all();

@@ -7,6 +7,7 @@
 //! | operation | function | what it does |
 //! |---|---|---|
 //! | send | [`Producer::admit`] | a new message enters the inbox (after dedup and the capacity check) |
+//! | send (plain fast path) | [`Inner::send_plain`] | a message without delay, group or dedup id enters the ring (after the capacity check) |
 //! | lease | [`Consumer::lease_one`] | a visible message is leased until its visibility deadline (or, in `no_ack` mode, removed) |
 //! | ack | [`Consumer::ack`] | a leased message is deleted |
 //! | nack / visibility expiry / extend to 0 | [`Consumer::release`] | a leased message becomes visible again, now or after the retry delay |
@@ -25,12 +26,31 @@
 //!
 //! Producers and consumers use different locks so that they rarely meet: producers append to the
 //! `inbox` under the producer lock; consumers work on the ready lists, leases, groups and delays under
-//! the consumer lock, and take the whole inbox in one swap when their visible messages run out.
-//! Messages in the inbox always have higher sequence numbers than everything on the consumer side, so
-//! the swap keeps send order. The number of messages held (for capacity) is `admitted` (counted by
-//! producers) minus `removed` (an atomic counted by consumers); producers re-read `removed` only when
-//! their cached view says the queue is full. Lock order: consumer -> producer, consumer -> dead letters,
-//! dead letters -> producer.
+//! the consumer lock, and take the whole inbox in one swap when they find it non-empty. Messages in
+//! the inbox are in sequence order and have higher sequence numbers than everything the consumer side
+//! took from it before, so the swap keeps send order. Lock order: consumer -> producer, consumer ->
+//! dead letters, dead letters -> producer.
+//!
+//! # The plain fast path
+//!
+//! Most messages have no delay, no group and no dedup id. They take no lock: a producer reserves a
+//! sequence number (which is also the message id) and a place in the capacity with one
+//! compare-and-swap on `seq` (whose top bit says "closed"), then pushes the message into `ring`, a
+//! bounded lock-free queue. Should the ring be full (it holds at most [`RING_CAPACITY`] messages, the
+//! queue's capacity may be larger), the message goes to the inbox under the producer lock instead.
+//! Consumers take ring messages one at a time into `plain` and deliver the lowest sequence number among
+//! `plain`, `fresh` (from the inbox) and `back` (retries etc.), so send order holds across the paths.
+//! Before delivering a ring message a consumer checks `inbox_hint`: a message sent to the inbox before
+//! the ring message was pushed has set it (happens-before through the ring), so it is taken in and
+//! goes first.
+//!
+//! Sequence numbers are handed out only by [`Inner::take_seq`]. Every number names a message that
+//! entered the queue (a send, a redrive, a restore) except the few reserved for other uses, counted in
+//! `unadmitted`; so `admitted = seqs handed out - unadmitted`, and the number of messages held (for
+//! capacity) is `admitted - removed` (`removed` is counted by consumers; producers keep a cached view
+//! and re-read it only when that says the queue is full). Consumers count in `intake` what they took
+//! from the ring and the inbox: `admitted > intake` means a message is in the ring or on its way
+//! there, so a consumer neither sleeps nor reports `Closed` then.
 //!
 //! # Waking
 //!
@@ -41,6 +61,11 @@
 //! someone sleeps. The lock orders the two: either the sleeper's second look comes after the change
 //! and sees it, or the changer's critical section comes after the registration and sees the sleeper.
 //! The common path thus costs a read of a rarely written cache line, not a write to a shared one.
+//! A ring send has no lock to order it with a sleeper: there the order comes from the sequence
+//! number's compare-and-swap (before the push) and the sleeper's registration (before its last look),
+//! both sequentially consistent read-modify-writes. A sleeper that looks after the swap sees `admitted
+//! > intake` and does not sleep (it yields until the push lands); otherwise the producer's read of the
+//! sleeper count, after its swap, sees the registration and notifies.
 //! `inbox_hint` (set when the inbox becomes non-empty or the queue closes) only spares consumers
 //! the producer lock when the inbox is empty; the sleep protocol does not rely on it. Sleeping consumers also
 //! wake by themselves at the next delay or lease deadline they know of; `horizon` records the latest
@@ -58,6 +83,8 @@ use ember_core::clock::{Clock, SharedClock, Signal};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 
+use crossbeam::queue::ArrayQueue;
+
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::error::{Error, Result};
 use crate::group::Groups;
@@ -68,6 +95,63 @@ use crate::visibility::Leases;
 
 /// Receipts of `no_ack` deliveries name this slot; no lease ever has it.
 pub(crate) const NO_LEASE_SLOT: u32 = u32::MAX;
+
+/// The most messages the plain fast path's ring holds (less if the queue's capacity is smaller).
+pub(crate) const RING_CAPACITY: usize = 1024;
+
+/// The top bit of [`SeqWord`]: the queue is closed.
+const CLOSED: u64 = 1 << 63;
+
+/// A message of the plain fast path, as it travels through the ring.
+#[derive(Debug)]
+pub(crate) struct Plain<T> {
+    seq: u64,
+    sent_unix_ms: u64,
+    body: T,
+}
+
+impl<T> Plain<T> {
+    fn into_entry(self) -> Entry<T> {
+        Entry {
+            id: self.seq,
+            seq: self.seq,
+            body: self.body,
+            visible_at: None,
+            sent_unix_ms: self.sent_unix_ms,
+            receive_count: 0,
+            group: None,
+            last_error: None,
+        }
+    }
+}
+
+/// The producers' shared counters (one cache line, written by producers only).
+#[derive(Debug)]
+pub(crate) struct SeqWord {
+    /// The next sequence number (= message id) to hand out, starting at 1; the top bit is [`CLOSED`].
+    word: AtomicU64,
+    /// Sequence numbers handed out for something other than a message entering the queue.
+    unadmitted: AtomicU64,
+    /// A recent value of `Inner::removed` (only ever behind it).
+    removed_seen: AtomicU64,
+}
+
+impl SeqWord {
+    pub(crate) fn new() -> Self {
+        SeqWord {
+            word: AtomicU64::new(1),
+            unadmitted: AtomicU64::new(0),
+            removed_seen: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Why no sequence number was handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    Closed,
+    Full,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -98,6 +182,15 @@ pub(crate) struct Inner<T> {
     pub(crate) config: Config,
     pub(crate) clock: SharedClock,
     pub(crate) uid: u32,
+    pub(crate) seq: Padded<SeqWord>,
+    /// The plain fast path's messages (see the module docs).
+    pub(crate) ring: ArrayQueue<Plain<T>>,
+    /// Messages received by the lock-free `no_ack` path ([`Inner::receive_plain`]), ever: each was
+    /// taken in, received and removed.
+    pub(crate) fast_taken: Padded<AtomicU64>,
+    /// `no_ack` mode: the consumer side holds no visible, delayed or group-waiting message, so a
+    /// consumer may take a ring message without the consumer lock.
+    pub(crate) quiet: Padded<AtomicBool>,
     pub(crate) producer: Padded<Mutex<Producer<T>>>,
     pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
     /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).
@@ -148,6 +241,142 @@ impl<T> Inner<T> {
         let n = self.removed.load(Ordering::Relaxed);
         self.removed.store(n + 1, Ordering::Release);
     }
+
+    /// Messages received by the lock-free `no_ack` path.
+    pub(crate) fn fast_taken(&self) -> u64 {
+        self.fast_taken.load(Ordering::SeqCst)
+    }
+
+    /// Messages that left the queue, ever.
+    fn removed_total(&self) -> u64 {
+        self.removed.load(Ordering::SeqCst) + self.fast_taken()
+    }
+
+    /// **Operation: lease (`no_ack` fast path).** Takes the ring's first message without the
+    /// consumer lock when nothing on the consumer side could come before it. `Err(m)`: `m` was taken
+    /// from the ring but something may come first; the caller hands it to [`Consumer::stage`] under
+    /// the consumer lock. `Ok(None)`: nothing taken.
+    ///
+    /// The checks come *after* the pop: a message sent to the inbox before `m` was pushed has set
+    /// `inbox_hint` by then, and a consumer that moved messages to its visible lists has cleared
+    /// `quiet` before clearing the hint.
+    pub(crate) fn receive_plain(&self) -> Result<Option<Delivery<T>>, Plain<T>> {
+        if !self.quiet.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let Some(m) = self.ring.pop() else {
+            return Ok(None);
+        };
+        if self.inbox_hint.load(Ordering::Acquire) || !self.quiet.load(Ordering::Acquire) {
+            return Err(m);
+        }
+        self.fast_taken.fetch_add(1, Ordering::SeqCst);
+        if self.space_sleepers.load(Ordering::SeqCst) > 0 {
+            self.space.notify_all();
+        }
+        Ok(Some(Delivery {
+            receipt: Receipt {
+                queue: self.uid,
+                slot: NO_LEASE_SLOT,
+                lease: 0,
+                id: crate::message::MessageId(m.seq),
+            },
+            body: m.body,
+            receive_count: 1,
+            sent_unix_ms: m.sent_unix_ms,
+            group: None,
+            last_error: None,
+        }))
+    }
+
+    /// Messages that entered the queue so far (sends, redrives, restores), given a reading of the
+    /// sequence word.
+    fn admitted_in(&self, word: u64) -> u64 {
+        (word & !CLOSED) - 1 - self.seq.unadmitted.load(Ordering::SeqCst)
+    }
+
+    /// Messages that entered the queue so far.
+    pub(crate) fn admitted(&self) -> u64 {
+        self.admitted_in(self.seq.word.load(Ordering::SeqCst))
+    }
+
+    /// Whether one more message fits, given a reading of the sequence word.
+    fn room_in(&self, word: u64) -> bool {
+        let admitted = self.admitted_in(word);
+        let capacity = self.config.capacity;
+        if admitted.saturating_sub(self.seq.removed_seen.load(Ordering::Relaxed)) < capacity {
+            return true;
+        }
+        let removed = self.removed_total();
+        self.seq.removed_seen.fetch_max(removed, Ordering::Relaxed);
+        admitted.saturating_sub(removed) < capacity
+    }
+
+    /// Whether one more message fits now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.room_in(self.seq.word.load(Ordering::SeqCst))
+    }
+
+    /// Hands out the next sequence number (which is also the message id) for a message entering the
+    /// queue: refused once the queue is closed, and, if `check_room`, when it is full. The only place
+    /// sequence numbers come from.
+    pub(crate) fn take_seq(&self, check_room: bool) -> Result<u64, Refused> {
+        let mut word = self.seq.word.load(Ordering::Relaxed);
+        loop {
+            if word & CLOSED != 0 {
+                return Err(Refused::Closed);
+            }
+            if check_room && !self.room_in(word) {
+                return Err(Refused::Full);
+            }
+            match self.seq.word.compare_exchange_weak(
+                word,
+                word + 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(word),
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// A sequence number that names no message entering the queue (a fresh id for some other use).
+    /// Handed out even after close. Call under the producer lock.
+    pub(crate) fn take_unadmitted_seq(&self) -> u64 {
+        let seq = self.seq.word.fetch_add(1, Ordering::SeqCst) & !CLOSED;
+        self.seq.unadmitted.fetch_add(1, Ordering::SeqCst);
+        seq
+    }
+
+    /// Marks the sequence word closed. Call under the producer lock, with `Producer::closed`.
+    pub(crate) fn close_seq(&self) {
+        self.seq.word.fetch_or(CLOSED, Ordering::SeqCst);
+    }
+
+    /// **Operation: send (plain fast path).** A message without delay, group or dedup id: reserves
+    /// its sequence number and place, then pushes it into the ring, or into the inbox should the ring
+    /// be full. Takes no lock in the common case. The caller notifies consumers.
+    pub(crate) fn send_plain(&self, body: T, sent_unix_ms: u64) -> Result<u64, (Refused, T)> {
+        let seq = match self.take_seq(true) {
+            Ok(seq) => seq,
+            Err(why) => return Err((why, body)),
+        };
+        let plain = Plain {
+            seq,
+            sent_unix_ms,
+            body,
+        };
+        if let Err(plain) = self.ring.push(plain) {
+            // Admitted already (even if the queue closed meanwhile: the send came first).
+            let mut p = self.producer.lock();
+            if p.inbox.is_empty() {
+                self.inbox_hint.store(true, Ordering::Release);
+            }
+            p.inbox.push_back(plain.into_entry());
+        }
+        Ok(seq)
+    }
 }
 
 /// The latest time a sleeping consumer will wake up by itself.
@@ -192,11 +421,12 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    /// Reads the clock for sending `msg`.
+    /// Reads the clock for sending `msg`. The wall-clock send time is the clock's coarse reading
+    /// (exact with a `ManualClock`; within about a tick with the system clock).
     pub(crate) fn for_message<T>(config: &Config, clock: &dyn Clock, msg: &Message<T>) -> Self {
         let needs_now = msg.dedup_id.is_some() || !msg.delay.unwrap_or(config.delay).is_zero();
         Stamp {
-            unix_ms: clock.unix_millis(),
+            unix_ms: clock.coarse_unix_millis(),
             now: needs_now.then(|| clock.now()),
         }
     }
@@ -204,7 +434,7 @@ impl Stamp {
     /// Reads the clock once for a run of messages sent together.
     pub(crate) fn full(clock: &dyn Clock) -> Self {
         Stamp {
-            unix_ms: clock.unix_millis(),
+            unix_ms: clock.coarse_unix_millis(),
             now: Some(clock.now()),
         }
     }
@@ -247,14 +477,12 @@ pub(crate) struct Producer<T> {
     inbox: VecDeque<Entry<T>>,
     /// Every message in the inbox is visible at once and has no group (it can be moved wholesale).
     inbox_plain: bool,
-    next_seq: u64,
-    admitted: u64,
-    removed_seen: u64,
     pub(crate) closed: bool,
     dedup: Dedup,
-    pub(crate) sends: u64,
     pub(crate) deduplicated: u64,
     pub(crate) redriven: u64,
+    /// Messages put back by the durable mode's restore (admitted, not counted as sends).
+    pub(crate) restored: u64,
 }
 
 pub(crate) enum Admit<T> {
@@ -268,24 +496,12 @@ impl<T> Producer<T> {
         Producer {
             inbox: VecDeque::new(),
             inbox_plain: true,
-            next_seq: 1,
-            admitted: 0,
-            removed_seen: 0,
             closed: false,
             dedup: Dedup::default(),
-            sends: 0,
             deduplicated: 0,
             redriven: 0,
+            restored: 0,
         }
-    }
-
-    /// Whether one more message fits.
-    pub(crate) fn has_room(&mut self, capacity: u64, removed: &AtomicU64) -> bool {
-        if self.admitted - self.removed_seen < capacity {
-            return true;
-        }
-        self.removed_seen = removed.load(Ordering::Acquire);
-        self.admitted - self.removed_seen < capacity
     }
 
     /// **Operation: send.** Dedup, capacity, then into the inbox.
@@ -306,11 +522,10 @@ impl<T> Producer<T> {
                 return Admit::Duplicate(*id);
             }
         }
-        if !self.has_room(config.capacity, &inner.removed) {
+        // The caller checked `closed` under the producer lock, which `close` takes.
+        let Ok(seq) = inner.take_seq(true) else {
             return Admit::Full(msg);
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        };
         if let Some(key) = msg.dedup_id {
             let until = after(now.get(), config.dedup_window);
             self.dedup.ids.insert(key.clone(), (seq, until));
@@ -336,8 +551,6 @@ impl<T> Producer<T> {
             group: msg.group,
             last_error: None,
         });
-        self.admitted += 1;
-        self.sends += 1;
         Admit::Sent(seq)
     }
 }
@@ -429,6 +642,9 @@ pub enum NackOutcome {
 pub(crate) struct Poll {
     pub(crate) got: usize,
     pub(crate) closed_and_empty: bool,
+    /// A message was admitted but is not in yet (a ring push in progress): look again soon, do not
+    /// sleep.
+    pub(crate) pending: bool,
     /// When something may next become visible on its own (a delay or a lease ending).
     pub(crate) next_event: Option<Instant>,
 }
@@ -437,6 +653,10 @@ pub(crate) struct Poll {
 pub(crate) struct Consumer<T> {
     /// Visible messages that arrived in send order from the inbox.
     fresh: VecDeque<Entry<T>>,
+    /// Messages taken from the ring, in ring order.
+    plain: VecDeque<Entry<T>>,
+    /// Messages taken in from the ring and the inbox, ever.
+    intake: u64,
     /// Visible messages that came back (retries, ended delays, group heads), by sequence number.
     back: BinaryHeap<BySeq<T>>,
     /// Messages not visible yet (delay, retry backoff), by visibility time.
@@ -458,6 +678,8 @@ impl<T> Consumer<T> {
     pub(crate) fn new(rng: SmallRng) -> Self {
         Consumer {
             fresh: VecDeque::new(),
+            plain: VecDeque::new(),
+            intake: 0,
             back: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
             leases: Leases::new(),
@@ -477,6 +699,7 @@ impl<T> Consumer<T> {
     /// Nothing visible, delayed, in flight or waiting in a group.
     pub(crate) fn holds_nothing(&self) -> bool {
         self.fresh.is_empty()
+            && self.plain.is_empty()
             && self.back.is_empty()
             && self.delayed.is_empty()
             && self.leases.len() == 0
@@ -541,10 +764,16 @@ impl<T> Consumer<T> {
         now: &mut Now<'_>,
         wake: &mut Wake,
     ) {
-        inner.inbox_hint.store(p.closed, Ordering::Relaxed);
         if p.inbox.is_empty() {
+            inner.inbox_hint.store(p.closed, Ordering::Release);
             return;
         }
+        // The lock-free `no_ack` path must not overtake these: it reads the hint, then `quiet`.
+        if inner.config.no_ack {
+            inner.quiet.store(false, Ordering::Release);
+        }
+        inner.inbox_hint.store(p.closed, Ordering::Release);
+        self.intake += p.inbox.len() as u64;
         if p.inbox_plain && self.fresh.is_empty() {
             std::mem::swap(&mut self.fresh, &mut p.inbox);
             return;
@@ -558,17 +787,42 @@ impl<T> Consumer<T> {
         }
     }
 
+    /// Takes one message from the ring into `plain`, if there is one.
+    fn take_from_ring(&mut self, inner: &Inner<T>) -> bool {
+        match inner.ring.pop() {
+            Some(m) => {
+                self.plain.push_back(m.into_entry());
+                self.intake += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes everything in the ring into `plain`.
+    pub(crate) fn drain_ring(&mut self, inner: &Inner<T>) {
+        while self.take_from_ring(inner) {}
+    }
+
+    /// Where the visible message with the lowest sequence number is: 0 = `fresh`, 1 = `plain`,
+    /// 2 = `back`.
+    fn first_visible(&self) -> Option<u8> {
+        let f = self.fresh.front().map(|e| e.seq);
+        let p = self.plain.front().map(|e| e.seq);
+        let b = self.back.peek().map(|e| e.0.seq);
+        [f, p, b]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (s, i as u8)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
     fn pop_visible(&mut self) -> Option<Entry<T>> {
-        let from_fresh = match (self.fresh.front(), self.back.peek()) {
-            (Some(f), Some(b)) => f.seq < b.0.seq,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        if from_fresh {
-            self.fresh.pop_front()
-        } else {
-            self.back.pop().map(|b| b.0)
+        match self.first_visible()? {
+            0 => self.fresh.pop_front(),
+            1 => self.plain.pop_front(),
+            _ => self.back.pop().map(|b| b.0),
         }
     }
 
@@ -626,7 +880,21 @@ impl<T> Consumer<T> {
     where
         T: Clone,
     {
-        let mut entry = self.pop_visible()?;
+        let entry = self.pop_visible()?;
+        Some(self.lease_entry(inner, entry, now, wake))
+    }
+
+    /// Leases `entry`, just taken from the visible messages (or, in `no_ack` mode, removes it).
+    fn lease_entry(
+        &mut self,
+        inner: &Inner<T>,
+        mut entry: Entry<T>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> Delivery<T>
+    where
+        T: Clone,
+    {
         entry.receive_count += 1;
         self.receives += 1;
         if entry.receive_count > 1 {
@@ -639,7 +907,7 @@ impl<T> Consumer<T> {
             if let Some(group) = &entry.group {
                 self.advance_group(group, now, wake);
             }
-            return Some(Delivery {
+            return Delivery {
                 receipt: Receipt {
                     queue: inner.uid,
                     slot: NO_LEASE_SLOT,
@@ -651,7 +919,7 @@ impl<T> Consumer<T> {
                 sent_unix_ms: entry.sent_unix_ms,
                 group: entry.group,
                 last_error: entry.last_error,
-            });
+            };
         }
         let deadline = after(now.get(), inner.config.visibility);
         let body = entry.body.clone();
@@ -661,7 +929,7 @@ impl<T> Consumer<T> {
         let sent_unix_ms = entry.sent_unix_ms;
         self.note_event(deadline, wake);
         let (slot, lease) = self.leases.insert(entry, deadline);
-        Some(Delivery {
+        Delivery {
             receipt: Receipt {
                 queue: inner.uid,
                 slot,
@@ -673,7 +941,7 @@ impl<T> Consumer<T> {
             sent_unix_ms,
             group,
             last_error,
-        })
+        }
     }
 
     /// Receives up to `max` messages into `out`.
@@ -694,30 +962,102 @@ impl<T> Consumer<T> {
     {
         self.maintain(inner, now, wake);
         let mut got = 0;
+        // Whether the queue is closed, once the inbox was looked at under the producer lock.
         let mut closed = None;
+        let mut look = look;
         while got < max {
-            if let Some(d) = self.lease_one(inner, now, wake) {
-                out(d);
-                got += 1;
-                continue;
+            if self.plain.is_empty() {
+                let Some(m) = inner.ring.pop() else {
+                    if self.take_inbox(inner, look, &mut closed, now, wake) {
+                        look = false;
+                    }
+                    match self.lease_one(inner, now, wake) {
+                        Some(d) => {
+                            out(d);
+                            got += 1;
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                self.intake += 1;
+                if self.fresh.is_empty()
+                    && self.back.is_empty()
+                    && !look
+                    && !inner.inbox_hint.load(Ordering::Acquire)
+                {
+                    // The common case: nothing else is visible; deliver the ring's message as is.
+                    let d = self.lease_entry(inner, m.into_entry(), now, wake);
+                    out(d);
+                    got += 1;
+                    continue;
+                }
+                self.plain.push_back(m.into_entry());
             }
-            if closed.is_some() {
-                break;
+            if self.take_inbox(inner, look, &mut closed, now, wake) {
+                look = false;
             }
-            if !look && !inner.inbox_hint.load(Ordering::Acquire) {
-                // Empty inbox, not closed (closing sets the hint for good).
-                closed = Some(false);
-                break;
+            match self.lease_one(inner, now, wake) {
+                Some(d) => {
+                    out(d);
+                    got += 1;
+                }
+                None => break,
             }
-            let mut p = inner.producer.lock();
-            closed = Some(p.closed);
-            self.drain_inbox(inner, &mut p, now, wake);
         }
+        // Without a look at the inbox, the queue is open: closing sets the hint for good.
+        let pending = got == 0 && inner.admitted() != self.intake + inner.fast_taken();
+        self.publish_quiet(inner);
         Poll {
             got,
-            closed_and_empty: got == 0 && closed == Some(true) && self.holds_nothing(),
-            next_event: self.next_event(),
+            closed_and_empty: got == 0 && closed == Some(true) && !pending && self.holds_nothing(),
+            pending,
+            next_event: if got == 0 { self.next_event() } else { None },
         }
+    }
+
+    /// Looks at the inbox when told to, or when the hint says it holds messages (they may have been
+    /// sent before the ring's: the hint was set before those were pushed), taking it in. Returns
+    /// whether it looked; `closed` is then set.
+    fn take_inbox(
+        &mut self,
+        inner: &Inner<T>,
+        look: bool,
+        closed: &mut Option<bool>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+    ) -> bool {
+        if !look && !inner.inbox_hint.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut p = inner.producer.lock();
+        *closed = Some(p.closed);
+        self.drain_inbox(inner, &mut p, now, wake);
+        true
+    }
+
+    /// `no_ack` mode: tells the lock-free receive path whether the consumer side holds nothing that
+    /// a ring message could overtake (see [`Inner::receive_plain`]). Call before releasing the
+    /// consumer lock after a change.
+    pub(crate) fn publish_quiet(&self, inner: &Inner<T>) {
+        if !inner.config.no_ack {
+            return;
+        }
+        let quiet = self.fresh.is_empty()
+            && self.plain.is_empty()
+            && self.back.is_empty()
+            && self.delayed.is_empty()
+            && self.groups.waiting() == 0;
+        if inner.quiet.load(Ordering::Relaxed) != quiet {
+            inner.quiet.store(quiet, Ordering::Release);
+        }
+    }
+
+    /// Takes `m`, popped from the ring by the lock-free path, in with the other visible messages.
+    pub(crate) fn stage(&mut self, inner: &Inner<T>, m: Plain<T>) {
+        inner.quiet.store(false, Ordering::Release);
+        self.intake += 1;
+        self.plain.push_back(m.into_entry());
     }
 
     /// Validates a receipt: it must name a live lease of this queue. A lease whose deadline passed
@@ -866,13 +1206,14 @@ impl<T> Consumer<T> {
             .front()
             .map(|e| e.sent_unix_ms)
             .into_iter()
+            .chain(self.plain.iter().map(|e| e.sent_unix_ms))
             .chain(self.back.iter().map(|e| e.0.sent_unix_ms))
             .chain(self.delayed.iter().map(|e| e.0.sent_unix_ms))
             .chain(self.leases.entries().map(|e| e.sent_unix_ms))
             .chain(self.groups.entries().map(|e| e.sent_unix_ms))
             .min();
         Gauges {
-            visible: (self.fresh.len() + self.back.len()) as u64,
+            visible: (self.fresh.len() + self.plain.len() + self.back.len()) as u64,
             delayed: self.delayed.len() as u64,
             in_flight: self.leases.len() as u64,
             waiting_in_groups: self.groups.waiting() as u64,
@@ -897,11 +1238,14 @@ impl<T> Inner<T> {
         let mut wake = Wake::default();
         let mut now = Now::new(&*self.clock);
         let mut c = self.consumer.lock();
+        c.drain_ring(self);
         let pc = {
             let mut p = self.producer.lock();
             c.drain_inbox(self, &mut p, &mut now, &mut wake);
+            // Ring sends that raced with the drains above are counted as sends and not yet seen
+            // as visible; the next snapshot sees them.
             ProducerCounters {
-                sends: p.sends,
+                sends: self.admitted() - p.redriven - p.restored,
                 deduplicated: p.deduplicated,
                 redriven: p.redriven,
                 closed: p.closed,
@@ -909,8 +1253,9 @@ impl<T> Inner<T> {
         };
         c.maintain(self, &mut now, &mut wake);
         let gauges = c.gauges();
+        c.publish_quiet(self);
         let cc = ConsumerCounters {
-            receives: c.receives,
+            receives: c.receives + self.fast_taken(),
             redeliveries: c.redeliveries,
             acks: c.acks,
             nacks: c.nacks,
@@ -959,8 +1304,11 @@ pub(crate) fn redrive<T>(
             kept.push_back(letter);
             continue;
         }
-        let seq = p.next_seq;
-        p.next_seq += 1;
+        let Ok(seq) = inner.take_seq(false) else {
+            // Closed: checked above under the producer lock, which `close` takes.
+            kept.push_back(letter);
+            continue;
+        };
         p.inbox_plain &= letter.group.is_none();
         inner.inbox_hint.store(true, Ordering::Release);
         p.inbox.push_back(Entry {
@@ -973,7 +1321,6 @@ pub(crate) fn redrive<T>(
             group: letter.group,
             last_error: None,
         });
-        p.admitted += 1;
         p.redriven += 1;
         moved += 1;
     }
@@ -1029,11 +1376,11 @@ impl<T> Inner<T> {
     /// (counted against the capacity; not counted as a send in the stats).
     pub(crate) fn restore_message(&self, r: Restored<T>) -> Result<crate::message::MessageId> {
         let mut p = self.producer.lock();
-        if !p.has_room(self.config.capacity, &self.removed) {
-            return Err(Error::Full);
-        }
-        let seq = p.next_seq;
-        p.next_seq += 1;
+        let seq = match self.take_seq(true) {
+            Ok(seq) => seq,
+            Err(Refused::Full) => return Err(Error::Full),
+            Err(Refused::Closed) => return Err(Error::Closed),
+        };
         p.inbox_plain &= r.visible_at.is_none() && r.group.is_none();
         if p.inbox.is_empty() {
             self.inbox_hint.store(true, Ordering::Release);
@@ -1048,7 +1395,7 @@ impl<T> Inner<T> {
             group: r.group,
             last_error: r.last_error,
         });
-        p.admitted += 1;
+        p.restored += 1;
         drop(p);
         self.notify_ready();
         Ok(crate::message::MessageId(seq))
@@ -1069,19 +1416,17 @@ impl<T> Inner<T> {
 
     /// A fresh message id that no message has (for a restored dedup entry whose message is gone).
     pub(crate) fn reserve_message_id(&self) -> crate::message::MessageId {
-        let mut p = self.producer.lock();
-        let seq = p.next_seq;
-        p.next_seq += 1;
-        crate::message::MessageId(seq)
+        let _p = self.producer.lock();
+        crate::message::MessageId(self.take_unadmitted_seq())
     }
 
     /// Whether a send would find room now; [`Error::Closed`] once the queue is closed.
     pub(crate) fn check_room(&self) -> Result<bool> {
-        let mut p = self.producer.lock();
+        let p = self.producer.lock();
         if p.closed {
             return Err(Error::Closed);
         }
-        Ok(p.has_room(self.config.capacity, &self.removed))
+        Ok(self.has_room())
     }
 
     /// Counts a send that the durable mode's own dedup table absorbed.

@@ -6,6 +6,7 @@ mod dedup_delay;
 mod dlq;
 #[cfg(feature = "durable")]
 mod durable;
+mod fastpath;
 mod groups;
 mod model;
 mod partitioned;

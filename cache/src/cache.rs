@@ -255,7 +255,7 @@ where
     #[inline]
     fn times(&self, ttl: Option<Duration>) -> Times {
         if !self.inner.timed && ttl.is_none() {
-            return Times::default();
+            return Times::NONE;
         }
         let now = self.inner.clock.now();
         Times {
@@ -274,8 +274,7 @@ where
     fn times_keep(&self) -> Times {
         Times {
             now: self.inner.expiry.is_some().then(|| self.inner.clock.now()),
-            keep: true,
-            ..Times::default()
+            ..Times::KEEP
         }
     }
 
@@ -285,10 +284,15 @@ where
     }
 
     /// Hands removed entries to write-back (evicted dirty entries trigger a flush) and the listener.
+    #[inline]
     fn finish(&self, removed: Removed<K, V>) {
-        if removed.items.is_empty() {
-            return;
+        if !removed.items.is_empty() {
+            self.finish_removed(removed);
         }
+    }
+
+    #[inline(never)]
+    fn finish_removed(&self, removed: Removed<K, V>) {
         if let Some(engine) = &self.inner.engine {
             engine.evicted(
                 removed
@@ -328,15 +332,27 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let mut shard = self.shard(hash);
+        if shard.timed_reads(self.expiry()) {
+            return self.get_timed(shard, hash, key);
+        }
+        shard.get_plain(hash, key).cloned()
+    }
+
+    /// A read when deadlines are involved (see [`Shard::timed_reads`]).
+    #[inline(never)]
+    fn get_timed<Q>(&self, mut shard: MutexGuard<'_, Shard<K, V>>, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut out = Removed::new(self.inner.collect);
         let clock = &self.inner.clock;
-        let v = self
-            .shard(hash)
-            .get(hash, key, || clock.now(), self.expiry(), &mut out)
+        let v = shard
+            .get_timed(hash, key, || clock.now(), self.expiry(), &mut out)
             .cloned();
-        if !out.items.is_empty() {
-            self.finish(out);
-        }
+        drop(shard);
+        self.finish(out);
         v
     }
 
@@ -400,7 +416,13 @@ where
     #[inline]
     fn insert_raw(&self, hash: u64, key: K, value: V, ttl: Option<Duration>) -> Removed<K, V> {
         let weight = self.weight(&key, &value);
-        let times = self.times(ttl);
+        let given;
+        let times = if !self.inner.timed && ttl.is_none() {
+            &Times::NONE
+        } else {
+            given = self.times(ttl);
+            &given
+        };
         let mut out = Removed::new(self.inner.collect);
         let mut shard = self.shard(hash);
         shard.insert(hash, key, value, weight, times, self.expiry(), &mut out);
@@ -657,7 +679,7 @@ where
                         self.times(None)
                     };
                     let expiry = self.expiry();
-                    shard.insert(hash, key, v.clone(), weight, times, expiry, &mut out);
+                    shard.insert(hash, key, v.clone(), weight, &times, expiry, &mut out);
                     Some(v)
                 }
                 None => {
@@ -942,7 +964,7 @@ where
                     Some(n) => {
                         let w = self.weight(&key, &n);
                         let times = self.times_keep();
-                        shard.insert(hash, key, n, w, times, self.expiry(), &mut out);
+                        shard.insert(hash, key, n, w, &times, self.expiry(), &mut out);
                         Ok(n)
                     }
                     None => Err(Error::Overflow),
@@ -950,7 +972,7 @@ where
                 None => {
                     let w = self.weight(&key, &delta);
                     let times = self.times(ttl_if_new);
-                    shard.insert(hash, key, delta, w, times, self.expiry(), &mut out);
+                    shard.insert(hash, key, delta, w, &times, self.expiry(), &mut out);
                     Ok(delta)
                 }
             }

@@ -133,6 +133,29 @@ pub(crate) struct Times {
     pub(crate) keep: bool,
 }
 
+impl Times {
+    /// A write with nothing about expiry configured or given: the entry has no deadline.
+    pub(crate) const NONE: Times = Times {
+        now: None,
+        expire_at: None,
+        idle: None,
+        explicit: None,
+        keep: false,
+    };
+
+    /// A write that keeps the entry's expiry, with no [`Expiry`] to ask.
+    pub(crate) const KEEP: Times = Times {
+        keep: true,
+        ..Times::NONE
+    };
+
+    /// Whether this write leaves an entry without any deadline (so a replace has no expiry work).
+    #[inline]
+    fn is_none(&self) -> bool {
+        !self.keep && self.now.is_none() && self.explicit.is_none()
+    }
+}
+
 /// The user's per-entry expiry, if configured.
 pub(crate) type Exp<'a, K, V> = Option<&'a dyn Expiry<K, V>>;
 
@@ -220,25 +243,21 @@ impl<K: Eq, V> Shard<K, V> {
         self.table.find_mut(hash, |s| s.idx == idx)
     }
 
-    /// Looks `key` up as a read: counts a hit or miss, updates the policy and the idle deadline, removes
-    /// the entry if it has expired.
+    /// Whether a read must look at deadlines: some entry has one (every such entry is in the timer
+    /// heap), or an [`Expiry`] may set one. Otherwise [`get_plain`](Self::get_plain) is the read.
     #[inline]
-    pub(crate) fn get<Q>(
-        &mut self,
-        hash: u64,
-        key: &Q,
-        now: impl FnOnce() -> Instant,
-        expiry: Exp<'_, K, V>,
-        out: &mut Removed<K, V>,
-    ) -> Option<&V>
+    pub(crate) fn timed_reads(&self, expiry: Exp<'_, K, V>) -> bool {
+        !self.timers.is_empty() || expiry.is_some()
+    }
+
+    /// Looks `key` up as a read when no entry has a deadline (see [`timed_reads`](Self::timed_reads)):
+    /// counts a hit or miss and tells the policy.
+    #[inline]
+    pub(crate) fn get_plain<Q>(&mut self, hash: u64, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if !self.timers.is_empty() || expiry.is_some() {
-            // Some entry has a deadline (every such entry is in the timer heap), or a read may set one.
-            return self.get_timed(hash, key, now, expiry, out);
-        }
         let Shard {
             table,
             policy,
@@ -259,9 +278,9 @@ impl<K: Eq, V> Shard<K, V> {
         }
     }
 
-    /// [`get`](Self::get) when entries may have deadlines.
-    #[cold]
-    fn get_timed<Q>(
+    /// Looks `key` up as a read when entries may have deadlines: also updates the idle deadlines, asks
+    /// the [`Expiry`], and removes the entry if it has expired.
+    pub(crate) fn get_timed<Q>(
         &mut self,
         hash: u64,
         key: &Q,
@@ -346,19 +365,53 @@ impl<K: Eq, V> Shard<K, V> {
     /// Inserts or replaces. With `times.keep`, a replaced entry keeps its expiry (counters, `compute`).
     /// Returns whether the key was present.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn insert(
         &mut self,
         hash: u64,
         key: K,
         value: V,
         weight: u32,
-        times: Times,
+        times: &Times,
         expiry: Exp<'_, K, V>,
         out: &mut Removed<K, V>,
     ) -> bool {
-        let too_heavy = u64::from(weight) > self.capacity;
         // One lookup for a replace: the slot found by key is updated in place.
-        let mut found = self.table.find_mut(hash, |s| s.key == key);
+        let present = match self.table.find_mut(hash, |s| s.key == key) {
+            Some(slot) if slot.weight == weight && slot.life.is_none() && times.is_none() => {
+                // The common replace: same weight, no expiry anywhere; nothing can overflow.
+                let old = std::mem::replace(&mut slot.value, value);
+                let idx = slot.idx;
+                self.policy.on_update(idx, hash, weight, weight);
+                self.counters.removed[RemovalCause::Replaced.index()] += 1;
+                out.push(key, old, RemovalCause::Replaced);
+                return true;
+            }
+            found => found.is_some(),
+        };
+        self.insert_general(hash, key, value, weight, times, expiry, present, out)
+    }
+
+    /// [`insert`](Self::insert) in general: weights that change, deadlines, new entries.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn insert_general(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        times: &Times,
+        expiry: Exp<'_, K, V>,
+        present: bool,
+        out: &mut Removed<K, V>,
+    ) -> bool {
+        let too_heavy = u64::from(weight) > self.capacity;
+        let mut found = if present {
+            self.table.find_mut(hash, |s| s.key == key)
+        } else {
+            None
+        };
         if let (Some(slot), Some(now)) = (&found, times.now) {
             if slot.has_deadline() && slot.expired(now) {
                 // Expired but not reclaimed yet: this write creates a new entry.
@@ -396,7 +449,7 @@ impl<K: Eq, V> Shard<K, V> {
                 slot.set_custom(custom_at);
             } else {
                 let timer_at = slot.timer_at();
-                slot.life = Slot::<K, V>::life_for(&times, custom_at, timer_at);
+                slot.life = Slot::<K, V>::life_for(times, custom_at, timer_at);
             }
             let timed = slot.has_deadline();
             self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
@@ -428,7 +481,7 @@ impl<K: Eq, V> Shard<K, V> {
                     .and_then(|d| after(now, d)),
                 _ => None,
             };
-            let life = Slot::<K, V>::life_for(&times, custom_at, None);
+            let life = Slot::<K, V>::life_for(times, custom_at, None);
             let timed = life.is_some();
             let slot = Slot {
                 key,

@@ -66,7 +66,6 @@ pub(crate) struct Adaptive {
     growth: f64,
     ghost_window_factor: f64,
     ghost_main_factor: f64,
-    climb: bool,
     rng: u64,
 }
 
@@ -93,7 +92,6 @@ impl Adaptive {
             growth: WINDOW_GROWTH,
             ghost_window_factor: GHOST_WINDOW_FACTOR,
             ghost_main_factor: GHOST_MAIN_FACTOR,
-            climb: USE_CLIMBER,
             rng: 0x9E37_79B9_7F4A_7C15 ^ capacity,
         }
     }
@@ -269,13 +267,33 @@ impl Adaptive {
         }
     }
 
+    /// A first reference since the entry's bit was cleared: counted in the sketch (out of line, so the
+    /// hit path stays small; the sketch's block is usually a cache miss anyway).
+    #[inline(never)]
+    fn count_reference(&mut self, hash: u64) {
+        self.sketch.increment(hash);
+    }
+
     /// Counts a request for the hill climber (inline: a counter and a compare); the climb itself runs
     /// once per sample period, out of line.
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, hit: bool) {
         if let Some(delta) = self.climber.record(hit) {
             self.climb_by(delta);
         }
+    }
+
+    /// An entry's weight changed: requeue it with the new weight (the lists keep weight totals).
+    #[inline(never)]
+    fn reweigh(&mut self, idx: u32, new: u32) {
+        let q = self.queue[idx as usize];
+        self.unlink(idx);
+        self.weight[idx as usize] = new;
+        self.push(q, idx);
+        if q == PROTECTED {
+            self.demote_protected_overflow();
+        }
+        self.fill_main();
     }
 
     #[cold]
@@ -307,39 +325,33 @@ impl Eviction for Adaptive {
     }
 
     /// A hit only sets the entry's referenced bit (and counts it in the sketch the first time since
-    /// the bit was last cleared): no list is touched, so hits cost one byte write. The bit is acted on
+    /// the bit was last cleared): no list is touched, so hits cost one bit write. The bit is acted on
     /// when the entry reaches the tail of its list (CLOCK-style second chance and lazy promotion).
-    #[inline]
+    #[inline(always)]
     fn on_hit(&mut self, idx: u32, hash: u64) {
         let w = &mut self.refs[idx as usize / 64];
         let bit = 1u64 << (idx % 64);
         if *w & bit == 0 {
             *w |= bit;
-            self.sketch.increment(hash);
+            self.count_reference(hash);
         }
-        if self.climb {
+        if USE_CLIMBER {
             self.record(true);
         }
     }
 
     #[inline]
     fn on_miss(&mut self, hash: u64) {
-        if self.climb {
+        if USE_CLIMBER {
             self.record(false);
         }
         self.adapt(hash);
     }
 
+    #[inline]
     fn on_update(&mut self, idx: u32, hash: u64, old: u32, new: u32) {
         if old != new {
-            let q = self.queue[idx as usize];
-            self.unlink(idx);
-            self.weight[idx as usize] = new;
-            self.push(q, idx);
-            if q == PROTECTED {
-                self.demote_protected_overflow();
-            }
-            self.fill_main();
+            self.reweigh(idx, new);
         }
         self.on_hit(idx, hash);
     }
@@ -536,7 +548,8 @@ impl Sketch {
 
 /// Caffeine's simple hill climber over the window size.
 struct Climber {
-    hits: u64,
+    /// Requests left in the current sample period.
+    left: u64,
     misses: u64,
     sample: u64,
     step: f64,
@@ -547,25 +560,26 @@ struct Climber {
 impl Climber {
     fn new(capacity: u64) -> Self {
         let cap = capacity as f64;
+        let sample = capacity.saturating_mul(10).max(64);
         Climber {
-            hits: 0,
+            left: sample,
             misses: 0,
-            sample: capacity.saturating_mul(10).max(64),
+            sample,
             step: -STEP * cap,
             capacity: cap,
             previous_rate: 0.0,
         }
     }
 
-    /// Records a request; every sample period returns how much to grow (or shrink) the window.
-    #[inline]
+    /// Records a request; every sample period returns how much to grow (or shrink) the window. The
+    /// period's hits are its requests that were not misses, so a hit costs one decrement.
+    #[inline(always)]
     fn record(&mut self, hit: bool) -> Option<f64> {
-        if hit {
-            self.hits += 1;
-        } else {
+        if !hit {
             self.misses += 1;
         }
-        if self.hits + self.misses < self.sample {
+        self.left -= 1;
+        if self.left > 0 {
             return None;
         }
         self.end_sample()
@@ -575,8 +589,8 @@ impl Climber {
     #[cold]
     #[inline(never)]
     fn end_sample(&mut self) -> Option<f64> {
-        let n = self.hits + self.misses;
-        let rate = self.hits as f64 / n as f64;
+        let n = self.sample;
+        let rate = (n - self.misses) as f64 / n as f64;
         let change = rate - self.previous_rate;
         let amount = if change >= 0.0 { self.step } else { -self.step };
         self.step = if change.abs() >= RESTART_THRESHOLD {
@@ -585,7 +599,7 @@ impl Climber {
             STEP_DECAY * amount
         };
         self.previous_rate = rate;
-        self.hits = 0;
+        self.left = self.sample;
         self.misses = 0;
         Some(amount)
     }

@@ -25,6 +25,7 @@ impl Eviction for Fifo {
     }
     #[inline]
     fn on_hit(&mut self, _idx: u32, _hash: u64) {}
+    #[inline]
     fn on_update(&mut self, _idx: u32, _hash: u64, _old: u32, _new: u32) {}
     fn on_remove(&mut self, idx: u32) {
         self.list.unlink(&mut self.links, idx, 0);

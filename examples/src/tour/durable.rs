@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ember_log::{FsyncPolicy, Log};
-use ember_stream::{AutoOffsetReset, Message, Record, Topic};
+use ember_stream::{AutoOffsetReset, Message, Record, RecordId, Start, Topic};
 
 fn open_topic(dir: &Path) -> Topic {
     Topic::builder("orders")
@@ -50,7 +50,14 @@ pub fn run() {
     println!(
         "durable topic: 60 orders in 3 partitions on disk (ends {ends:?}); billing processed {done}, committed {committed:?}"
     );
-    drop((member, group, topic)); // the process "stops"
+    // A Redis-Streams-style work group: 5 orders handed to packer-1, who will never ack them.
+    let shipping = topic
+        .work_group("shipping")
+        .start(Start::Earliest)
+        .build()
+        .expect("work group");
+    let taken = shipping.read("packer-1", 5).expect("read").len();
+    drop((member, group, shipping, topic)); // the process "stops"
 
     // 2. Restart: build the topic again on the same directory.
     let topic = open_topic(dir.path());
@@ -69,7 +76,19 @@ pub fn run() {
         rest.len(),
         rest.first().and_then(Record::value_str).unwrap_or("-"),
     );
-    drop((member, group, topic));
+    let shipping = topic.work_group("shipping").build().expect("work group");
+    let pending = shipping.pending();
+    let claimed = shipping
+        .autoclaim("packer-2", Duration::ZERO, RecordId::default(), 100)
+        .expect("autoclaim");
+    println!(
+        "work group after restart: {taken} read by packer-1 before the stop, {} still pending ({:?}); packer-2 claimed {} (delivery count now {})",
+        pending.count,
+        pending.consumers,
+        claimed.claimed.len(),
+        claimed.claimed.first().map_or(0, |d| d.deliveries),
+    );
+    drop((member, group, shipping, topic));
 
     // 3. ember-log recovery: a crash in the middle of a write leaves a torn record, which is cut off.
     let part0 = dir.path().join("orders-0");
@@ -102,10 +121,11 @@ pub fn run() {
     durable_queue(dir.path());
 }
 
-/// ember-queue's durable mode: acked messages never return, unacked ones (in flight too) come back.
+/// ember-queue's durable mode: acked messages never return, unacked ones (in flight too) come back
+/// with their receive counts, and a delayed message stays delayed.
 #[cfg(feature = "queue")]
 fn durable_queue(dir: &Path) {
-    use ember_queue::{DurableQueue, Queue};
+    use ember_queue::{DurableQueue, Message, Queue};
     let path = dir.join("jobs");
     let open = || {
         DurableQueue::open(&path, Queue::<String>::builder(), FsyncPolicy::Always)
@@ -115,6 +135,8 @@ fn durable_queue(dir: &Path) {
     for i in 0..10 {
         q.send(format!("job-{i}")).expect("send");
     }
+    q.send_message(Message::new("nightly report".to_string()).delay(Duration::from_secs(3600)))
+        .expect("send delayed");
     for _ in 0..4 {
         let d = q.try_receive().expect("receive");
         q.ack(d.receipt()).expect("ack");
@@ -127,13 +149,16 @@ fn durable_queue(dir: &Path) {
     drop((in_flight, q));
     let q = open();
     let mut back = Vec::new();
+    let mut counts = Vec::new();
     while let Ok(d) = q.try_receive() {
         back.push(d.body().clone());
+        counts.push(d.receive_count());
     }
     println!(
-        "queue after restart: {} jobs back ({} .. {}), none of the acked ones",
+        "queue after restart: {} jobs back ({} .. {}), none of the acked ones; receive counts {counts:?}; {} delayed message still waiting for its hour",
         back.len(),
         back[0],
-        back[back.len() - 1]
+        back[back.len() - 1],
+        q.queue().stats().delayed,
     );
 }

@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p ember-benches --no-default-features --features stream --bench window`.
 //! Targets (issue 7): tumbling within 3x of the fold, sessions within 5x. The peak number of windows
-//! held is printed before the measurements.
+//! held is printed before the measurements, then an interleaved best/median ratio of each pair.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -111,32 +111,51 @@ fn bench(c: &mut Criterion) {
     );
 
     // The machine is shared and its load changes from second to second: besides criterion's
-    // figures, time both sides interleaved (best of 7 rounds each) and print the ratio.
-    let best = |f: &dyn Fn()| {
+    // figures, time both sides interleaved (rounds alternate ember and fold) and print the ratio of
+    // the best rounds and of the median rounds.
+    let time = |f: &dyn Fn()| {
         let t0 = std::time::Instant::now();
         f();
         t0.elapsed()
     };
-    let (mut tw, mut tf, mut sw, mut sf) =
-        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
-    for _ in 0..7 {
-        tw = tw.min(best(&|| {
+    const ROUNDS: usize = 9;
+    let mut rounds: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..ROUNDS {
+        rounds[0].push(time(&|| {
             black_box(ember_tumbling(&evs));
         }));
-        tf = tf.min(best(&|| {
+        rounds[1].push(time(&|| {
             black_box(fold_tumbling(&evs));
         }));
-        sw = sw.min(best(&|| {
+        rounds[2].push(time(&|| {
             black_box(ember_session(&evs));
         }));
-        sf = sf.min(best(&|| {
+        rounds[3].push(time(&|| {
             black_box(fold_session(&evs));
         }));
     }
+    for r in &mut rounds {
+        r.sort();
+    }
+    let (best, median) = (|i: usize| rounds[i][0], |i: usize| rounds[i][ROUNDS / 2]);
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
-        "interleaved best of 7: tumbling {tw:.2?} vs fold {tf:.2?} = {:.2}x; session {sw:.2?} vs fold {sf:.2?} = {:.2}x",
-        tw.as_secs_f64() / tf.as_secs_f64(),
-        sw.as_secs_f64() / sf.as_secs_f64()
+        "interleaved, {ROUNDS} rounds: tumbling best {:.2?} vs fold {:.2?} = {:.2}x, median {:.2?} vs {:.2?} = {:.2}x",
+        best(0),
+        best(1),
+        ratio(best(0), best(1)),
+        median(0),
+        median(1),
+        ratio(median(0), median(1))
+    );
+    println!(
+        "interleaved, {ROUNDS} rounds: session best {:.2?} vs fold {:.2?} = {:.2}x, median {:.2?} vs {:.2?} = {:.2}x",
+        best(2),
+        best(3),
+        ratio(best(2), best(3)),
+        median(2),
+        median(3),
+        ratio(median(2), median(3))
     );
 
     let mut g = c.benchmark_group("window_tumbling_count_10k_keys");

@@ -256,7 +256,7 @@ fn concurrent_producers_and_consumers_then_restart() {
 use std::time::Duration;
 
 use ember_core::{Clock, ManualClock};
-use ember_queue::{DeadLetterReason, Message, QueueBuilder, RetryPolicy};
+use ember_queue::{DeadLetterReason, Delivery, Message, QueueBuilder, RetryPolicy};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -576,4 +576,161 @@ fn a_full_durable_queue_blocks_the_sender_until_room() {
         drain(&q),
         BTreeSet::from(["2".to_string(), "3".to_string()])
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Random operations with restarts: nothing acked comes back, nothing unacked is lost, a dedup id is
+// absorbed exactly within its window, groups never have two messages in flight, delays hold.
+
+mod random {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Send,
+        SendDelayed(u8),
+        SendGrouped(u8),
+        SendDedup(u8),
+        Receive,
+        Ack(u8),
+        Nack(u8),
+        Advance(u8),
+        Restart,
+        Compact,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::Send),
+            1 => (1u8..30).prop_map(Op::SendDelayed),
+            2 => (0u8..3).prop_map(Op::SendGrouped),
+            2 => (0u8..4).prop_map(Op::SendDedup),
+            5 => Just(Op::Receive),
+            3 => any::<u8>().prop_map(Op::Ack),
+            2 => any::<u8>().prop_map(Op::Nack),
+            2 => (1u8..40).prop_map(Op::Advance),
+            1 => Just(Op::Restart),
+            1 => Just(Op::Compact),
+        ]
+    }
+
+    const WINDOW_S: u64 = 60;
+
+    fn cfg(b: QueueBuilder<String>) -> QueueBuilder<String> {
+        b.max_receives(3)
+            .visibility_timeout(20 * SEC)
+            .dedup_window(Duration::from_secs(WINDOW_S))
+    }
+
+    fn run(ops: Vec<Op>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut clock, mut q) = process(dir.path(), T0, cfg);
+        let mut n = 0u32;
+        let mut sent: BTreeSet<String> = BTreeSet::new();
+        let mut acked: BTreeSet<String> = BTreeSet::new();
+        // dedup key -> end of its window (unix ms)
+        let mut dedup: HashMap<u8, u64> = HashMap::new();
+        // body -> (due unix ms) for delayed sends
+        let mut due: BTreeMap<String, u64> = BTreeMap::new();
+        let mut held: Vec<Delivery<String>> = Vec::new();
+        for op in ops {
+            let now = clock.unix_millis();
+            match op {
+                Op::Send | Op::SendDelayed(_) | Op::SendGrouped(_) => {
+                    n += 1;
+                    let body = format!("m{n}");
+                    let mut msg = Message::new(body.clone());
+                    if let Op::SendDelayed(s) = op {
+                        msg = msg.delay(Duration::from_secs(u64::from(s)));
+                        due.insert(body.clone(), now + u64::from(s) * 1000);
+                    }
+                    if let Op::SendGrouped(g) = op {
+                        msg = msg.group(format!("g{g}"));
+                    }
+                    q.send_message(msg).unwrap();
+                    sent.insert(body);
+                }
+                Op::SendDedup(k) => {
+                    n += 1;
+                    let body = format!("m{n}");
+                    q.send_message(Message::new(body.clone()).dedup_id(format!("d{k}")))
+                        .unwrap();
+                    let open = dedup.get(&k).is_some_and(|&until| now < until);
+                    if !open {
+                        dedup.insert(k, now + WINDOW_S * 1000);
+                        sent.insert(body);
+                    }
+                }
+                Op::Receive => {
+                    if let Ok(d) = q.try_receive() {
+                        assert!(!acked.contains(d.body()), "acked {} came back", d.body());
+                        assert!(sent.contains(d.body()), "never sent: {}", d.body());
+                        if let Some(&t) = due.get(d.body()) {
+                            assert!(now >= t, "{} delivered before its delay ended", d.body());
+                        }
+                        held.retain(|h| h.id() != d.id());
+                        held.push(d);
+                    }
+                }
+                Op::Ack(i) if !held.is_empty() => {
+                    let d = held.remove(usize::from(i) % held.len());
+                    if q.ack(d.receipt()).is_ok() {
+                        acked.insert(d.body().clone());
+                    }
+                }
+                Op::Nack(i) if !held.is_empty() => {
+                    let d = held.remove(usize::from(i) % held.len());
+                    let _ = q.nack(d.receipt());
+                }
+                Op::Ack(_) | Op::Nack(_) => {}
+                Op::Advance(s) => clock.advance(Duration::from_secs(u64::from(s))),
+                Op::Restart => {
+                    held.clear();
+                    let unix = clock.unix_millis();
+                    drop(q);
+                    (clock, q) = process(dir.path(), unix, cfg);
+                }
+                Op::Compact => q.compact().unwrap(),
+            }
+            // one in flight per group, among the deliveries still held and live
+            let mut groups = BTreeSet::new();
+            let leased = q.queue().stats().in_flight;
+            if leased as usize == held.len() {
+                for d in &held {
+                    if let Some(g) = d.group() {
+                        assert!(groups.insert(g.clone()), "two of group {g} in flight");
+                    }
+                }
+            }
+        }
+        // Final restart, then everything left: the queue (after every delay) and the DLQ.
+        let unix = clock.unix_millis();
+        drop(q);
+        let (clock, q) = process(dir.path(), unix + 3_600_000, cfg);
+        let _ = clock;
+        let mut left = BTreeSet::new();
+        while let Ok(d) = q.try_receive() {
+            assert!(left.insert(d.body().clone()), "{} twice", d.body());
+            q.ack(d.receipt()).unwrap();
+        }
+        for l in q.queue().dead_letters().list() {
+            assert!(left.insert(l.body.clone()), "{} twice", l.body);
+        }
+        let expected: BTreeSet<String> = sent.difference(&acked).cloned().collect();
+        assert_eq!(left, expected);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+        #[test]
+        fn random_operations_and_restarts_keep_the_queue_whole(
+            ops in proptest::collection::vec(op(), 1..80)
+        ) {
+            run(ops);
+        }
+    }
 }

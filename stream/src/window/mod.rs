@@ -51,6 +51,11 @@
 //! time as the watermark. Call [`tick`](Windower::tick) when no events arrive, so idleness, processing
 //! time and interval early firing are noticed.
 //!
+//! A source that knows when its data is complete can say so: [`push_watermark`](Windower::push_watermark)
+//! sets a partition's watermark explicitly, and
+//! [`punctuated_watermarks`](WindowerBuilder::punctuated_watermarks) reads one from marker events;
+//! with [`explicit_watermarks`](WindowerBuilder::explicit_watermarks) only these move it.
+//!
 //! # Firing, lateness, state
 //! - A window fires (`Final`) when the watermark reaches its last timestamp (`end - 1` for tumbling and
 //!   hopping; `end` for sliding; `last + gap` for sessions, which can still grow until then).
@@ -113,6 +118,9 @@ use watermark::Watermarks;
 /// A boxed event-time extractor.
 type Extractor<V> = Box<dyn Fn(&V) -> u64 + Send + Sync>;
 
+/// A boxed punctuated-watermark generator: `(value, event time) -> watermark`.
+type Punctuation<V> = Box<dyn Fn(&V, u64) -> Option<u64> + Send + Sync>;
+
 enum TimeSource<V> {
     Event,
     Extract(Extractor<V>),
@@ -128,6 +136,7 @@ pub struct Windower<K, V, A: Aggregator<V> = Count> {
     engine: Engine<K, V, A::Acc>,
     marks: Watermarks,
     time: TimeSource<V>,
+    punctuation: Option<Punctuation<V>>,
     lateness: u64,
     early_every: u32,
     early_interval: Option<Duration>,
@@ -177,6 +186,8 @@ impl<K, V> Windower<K, V, Count> {
             partitions: None,
             idle_timeout: None,
             time: TimeSource::Event,
+            generate: true,
+            punctuation: None,
             early_every: None,
             early_interval: None,
             clock: None,
@@ -214,6 +225,7 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
             }
         };
         self.c.events += 1;
+        let punctuation = self.punctuation.as_ref().and_then(|f| f(&event.value, ts));
         let Event {
             key,
             timestamp,
@@ -235,6 +247,9 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
         }
         if !matches!(self.time, TimeSource::Processing) {
             self.marks.observe(partition, ts, now);
+        }
+        if let Some(w) = punctuation {
+            self.marks.explicit(partition, w, now);
         }
         if let Some(now) = now {
             self.marks.check_idle(now);
@@ -287,6 +302,46 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
             input: Some(events.into_iter()),
             queue: VecDeque::new(),
         }
+    }
+
+    /// An explicit watermark for an input partition: it will send no more events at or before
+    /// `watermark` (ms). The partition's watermark becomes the larger of this and what its event
+    /// times generate (nothing, with [`explicit_watermarks`](WindowerBuilder::explicit_watermarks));
+    /// the operator's watermark is still the minimum over the partitions, never goes backwards, and
+    /// windows it passes fire now. It counts as activity: an idle partition is active again. After
+    /// [`finish`](Self::finish) it is ignored.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::window::{Windower, Windows};
+    /// // The source says when a minute is complete; event times alone move nothing.
+    /// let mut w = Windower::builder(Windows::tumbling(Duration::from_secs(60)))
+    ///     .explicit_watermarks()
+    ///     .build()
+    ///     .unwrap();
+    /// w.push_all([("a", 10_000, ()), ("a", 70_000, ())]).unwrap();
+    /// assert_eq!(w.watermark(), None);
+    /// w.push_watermark(0, 59_999).unwrap();
+    /// let r = w.take_results();
+    /// assert_eq!((r[0].start, r[0].end, r[0].value), (0, 60_000, 1));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::PartitionOutOfRange`] if `partition` is not one of the declared
+    /// [`partitions`](WindowerBuilder::partitions) (or not below [`MAX_PARTITIONS`]).
+    pub fn push_watermark(&mut self, partition: u32, watermark: u64) -> Result<()> {
+        self.marks.check(partition)?;
+        if self.finished {
+            return Ok(());
+        }
+        let now = self.needs_now.then(|| self.clock.now());
+        self.marks.explicit(partition, watermark, now);
+        if let Some(now) = now {
+            self.marks.check_idle(now);
+            self.early_timer(now);
+        }
+        self.advance();
+        Ok(())
     }
 
     /// Checks the clock without an event: idle partitions, processing time, and interval early
@@ -478,6 +533,8 @@ pub struct WindowerBuilder<K, V, A = Count> {
     partitions: Option<u32>,
     idle_timeout: Option<Duration>,
     time: TimeSource<V>,
+    generate: bool,
+    punctuation: Option<Punctuation<V>>,
     early_every: Option<u32>,
     early_interval: Option<Duration>,
     clock: Option<SharedClock>,
@@ -505,6 +562,8 @@ impl<K, V, A> WindowerBuilder<K, V, A> {
             partitions: self.partitions,
             idle_timeout: self.idle_timeout,
             time: self.time,
+            generate: self.generate,
+            punctuation: self.punctuation,
             early_every: self.early_every,
             early_interval: self.early_interval,
             clock: self.clock,
@@ -616,6 +675,45 @@ impl<K, V, A> WindowerBuilder<K, V, A> {
         self
     }
 
+    /// Turns the bounded-out-of-orderness generator off: event times no longer move the watermark,
+    /// only explicit watermarks do — pushed with [`push_watermark`](Windower::push_watermark) or
+    /// read from the events with [`punctuated_watermarks`](Self::punctuated_watermarks). For sources
+    /// that know when a period is complete (a batch marker, a database's commit time).
+    pub fn explicit_watermarks(mut self) -> Self {
+        self.generate = false;
+        self
+    }
+
+    /// Punctuated watermarks (Flink's `onEvent` generator): after each event, `f(value, event
+    /// time)` may return a watermark for the event's partition, applied as
+    /// [`push_watermark`](Windower::push_watermark) once the event is processed. Combine with
+    /// [`explicit_watermarks`](Self::explicit_watermarks) so that only the punctuation moves it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::window::{Windower, Windows};
+    /// // Readings, and "end of period" markers carrying the time up to which the period is complete.
+    /// #[derive(Debug)]
+    /// enum Msg { Reading(u32), Complete(u64) }
+    /// let mut w = Windower::builder(Windows::tumbling(Duration::from_secs(10)))
+    ///     .sum(|m: &Msg| if let Msg::Reading(v) = m { *v } else { 0 })
+    ///     .explicit_watermarks()
+    ///     .punctuated_watermarks(|m: &Msg, _t| match m { Msg::Complete(upto) => Some(*upto), _ => None })
+    ///     .build()
+    ///     .unwrap();
+    /// w.push_all([("s", 1_000, Msg::Reading(4)), ("s", 12_000, Msg::Reading(5))]).unwrap();
+    /// assert!(w.take_results().is_empty());
+    /// w.push_all([("s", 12_500, Msg::Complete(9_999))]).unwrap();
+    /// assert_eq!(w.take_results()[0].value, 4);
+    /// ```
+    pub fn punctuated_watermarks(
+        mut self,
+        f: impl Fn(&V, u64) -> Option<u64> + Send + Sync + 'static,
+    ) -> Self {
+        self.punctuation = Some(Box::new(f));
+        self
+    }
+
     /// Uses processing time: each event is stamped with the clock's wall time on arrival, and the
     /// watermark follows the clock (windows fire on [`tick`](Windower::tick) or the next event).
     pub fn processing_time(mut self) -> Self {
@@ -693,8 +791,15 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> WindowerBuilder<K, V, A> {
             windows: self.windows,
             agg: self.agg,
             engine,
-            marks: Watermarks::new(ms(self.max_delay), self.partitions, self.idle_timeout, now),
+            marks: Watermarks::new(
+                ms(self.max_delay),
+                self.generate,
+                self.partitions,
+                self.idle_timeout,
+                now,
+            ),
             time: self.time,
+            punctuation: self.punctuation,
             lateness: ms(self.lateness),
             early_every: self.early_every.unwrap_or(0),
             early_interval: self.early_interval,

@@ -1,8 +1,10 @@
-//! Bounded-out-of-orderness watermarks per input partition, combined by minimum, with idleness.
+//! Bounded-out-of-orderness watermarks per input partition, combined by minimum, with idleness,
+//! and explicit (pushed or punctuated) watermarks.
 //!
 //! Internally the watermark is kept as `low`, the first event time that is *not* late: Flink's
-//! watermark plus one. Partition `p` contributes `max_ts(p) - max_delay`; the operator's `low` is the
-//! minimum over partitions that are not idle, and never goes backwards.
+//! watermark plus one. Partition `p` contributes `max_ts(p) - max_delay` (unless the generator is
+//! off) or its explicit watermark plus one, whichever is larger; the operator's `low` is the minimum
+//! over partitions that are not idle, and never goes backwards.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,8 @@ pub const MAX_PARTITIONS: u32 = 65_536;
 #[derive(Debug, Clone)]
 struct Part {
     max_ts: Option<u64>,
+    /// The explicit watermark plus one (0: none).
+    explicit: u64,
     last_active: Option<Instant>,
     idle: bool,
 }
@@ -22,6 +26,8 @@ struct Part {
 #[derive(Debug, Clone)]
 pub(crate) struct Watermarks {
     delay: u64,
+    /// Whether event times move the watermark (the bounded-out-of-orderness generator).
+    generate: bool,
     declared: Option<u32>,
     idle_timeout: Option<Duration>,
     parts: Vec<Part>,
@@ -31,6 +37,7 @@ pub(crate) struct Watermarks {
 impl Watermarks {
     pub(crate) fn new(
         delay: u64,
+        generate: bool,
         declared: Option<u32>,
         idle_timeout: Option<Duration>,
         now: Option<Instant>,
@@ -38,11 +45,13 @@ impl Watermarks {
         let n = declared.unwrap_or(0) as usize;
         Watermarks {
             delay,
+            generate,
             declared,
             idle_timeout,
             parts: vec![
                 Part {
                     max_ts: None,
+                    explicit: 0,
                     last_active: now,
                     idle: false,
                 };
@@ -71,18 +80,7 @@ impl Watermarks {
     /// Records an event time seen on `partition` (already checked). Returns the new `low`.
     #[inline]
     pub(crate) fn observe(&mut self, partition: u32, ts: u64, now: Option<Instant>) -> u64 {
-        let p = partition as usize;
-        if p >= self.parts.len() {
-            self.parts.resize(
-                p + 1,
-                Part {
-                    max_ts: None,
-                    last_active: now,
-                    idle: false,
-                },
-            );
-        }
-        let part = &mut self.parts[p];
+        let part = self.part(partition, now);
         part.last_active = now;
         let was_idle = std::mem::replace(&mut part.idle, false);
         let raised = part.max_ts.is_none_or(|m| ts > m);
@@ -90,13 +88,42 @@ impl Watermarks {
             part.max_ts = Some(ts);
         }
         if raised || was_idle {
-            if self.parts.len() == 1 {
+            if self.parts.len() == 1 && self.generate {
                 self.low = self.low.max(ts.saturating_sub(self.delay));
             } else {
                 self.recompute();
             }
         }
         self.low
+    }
+
+    /// An explicit watermark `w` for `partition` (already checked): no more events at or before `w`
+    /// are expected from it. Returns the new `low`.
+    pub(crate) fn explicit(&mut self, partition: u32, w: u64, now: Option<Instant>) -> u64 {
+        let part = self.part(partition, now);
+        part.last_active = now;
+        part.idle = false;
+        part.explicit = part.explicit.max(w.saturating_add(1));
+        self.recompute();
+        self.low
+    }
+
+    /// The partition's state, created (with earlier ones) on first sight.
+    #[inline]
+    fn part(&mut self, partition: u32, now: Option<Instant>) -> &mut Part {
+        let p = partition as usize;
+        if p >= self.parts.len() {
+            self.parts.resize(
+                p + 1,
+                Part {
+                    max_ts: None,
+                    explicit: 0,
+                    last_active: now,
+                    idle: false,
+                },
+            );
+        }
+        &mut self.parts[p]
     }
 
     /// Marks partitions silent for the idle timeout as idle. Returns the new `low`.
@@ -121,11 +148,18 @@ impl Watermarks {
     }
 
     fn recompute(&mut self) {
+        let (delay, generate) = (self.delay, self.generate);
         let active = self
             .parts
             .iter()
             .filter(|p| !p.idle)
-            .map(|p| p.max_ts.map_or(0, |m| m.saturating_sub(self.delay)))
+            .map(|p| {
+                let generated = match p.max_ts {
+                    Some(m) if generate => m.saturating_sub(delay),
+                    _ => 0,
+                };
+                generated.max(p.explicit)
+            })
             .min();
         if let Some(m) = active {
             self.low = self.low.max(m);
@@ -153,7 +187,7 @@ mod tests {
     #[test]
     fn min_across_partitions_and_idleness() {
         let t0 = Instant::now();
-        let mut w = Watermarks::new(5, Some(2), Some(Duration::from_secs(10)), Some(t0));
+        let mut w = Watermarks::new(5, true, Some(2), Some(Duration::from_secs(10)), Some(t0));
         assert_eq!(w.observe(0, 100, Some(t0)), 0, "partition 1 holds it");
         assert_eq!(w.observe(1, 50, Some(t0)), 45);
         assert_eq!(w.observe(1, 200, Some(t0)), 95);

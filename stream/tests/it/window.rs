@@ -422,6 +422,125 @@ fn without_lateness_late_events_are_never_counted() {
 }
 
 #[test]
+fn explicit_watermarks_per_partition_fire_windows_and_close_them() {
+    let mut w = Windower::<u8, ()>::builder(Windows::tumbling(ms(10)))
+        .partitions(2)
+        .explicit_watermarks()
+        .build()
+        .unwrap();
+    w.push(Event::new(1, 5, ()).with_partition(0)).unwrap();
+    w.push(Event::new(1, 7, ()).with_partition(1)).unwrap();
+    w.push(Event::new(1, 95, ()).with_partition(0)).unwrap();
+    assert_eq!(w.watermark(), None, "event times do not move it");
+    w.push_watermark(0, 9).unwrap();
+    assert_eq!(w.watermark(), None, "partition 1 has said nothing yet");
+    assert!(w.take_results().is_empty());
+    w.push_watermark(1, 12).unwrap();
+    assert_eq!(w.watermark(), Some(9), "the minimum: partition 0 at 9");
+    assert_eq!(rows(&w.take_results()), vec![(1, 0, 10, 2, Final)]);
+    w.push_watermark(0, 3).unwrap();
+    assert_eq!(w.watermark(), Some(9), "never backwards");
+    w.push(Event::new(1, 8, ()).with_partition(1)).unwrap();
+    let late = w.take_late();
+    assert_eq!(
+        (late.len(), late[0].reason),
+        (1, LateReason::WindowClosed { window_end: 9 })
+    );
+    assert_eq!(
+        w.push_watermark(2, 100).unwrap_err(),
+        Error::PartitionOutOfRange {
+            partition: 2,
+            partitions: 2
+        }
+    );
+    w.push_watermark(0, 200).unwrap();
+    w.push_watermark(1, 99).unwrap();
+    assert_eq!(rows(&w.take_results()), vec![(1, 90, 100, 1, Final)]);
+    w.finish();
+    w.push_watermark(0, 500).unwrap();
+    assert!(w.take_results().is_empty());
+}
+
+#[test]
+fn explicit_watermarks_combine_with_the_generator_and_wake_idle_partitions() {
+    let clock = ManualClock::new();
+    let mut w = Windower::<&str, ()>::builder(Windows::tumbling(ms(100)))
+        .partitions(2)
+        .max_out_of_orderness(ms(10))
+        .idle_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    w.push(Event::new("a", 50, ()).with_partition(0)).unwrap();
+    w.push(Event::new("b", 60, ()).with_partition(1)).unwrap();
+    assert_eq!(w.watermark(), Some(39), "generated: min(50, 60) - 10 - 1");
+    // Partition 0's source knows it is complete up to 150: the larger of the two counts.
+    w.push_watermark(0, 150).unwrap();
+    assert_eq!(
+        w.watermark(),
+        Some(49),
+        "partition 1 (60 - 10 - 1) holds it"
+    );
+    clock.advance(Duration::from_secs(31));
+    w.tick();
+    assert_eq!(w.stats().idle_partitions, 2);
+    assert_eq!(w.watermark(), Some(49), "all idle: it holds");
+    w.push(Event::new("a", 400, ()).with_partition(0)).unwrap();
+    assert_eq!(
+        w.watermark(),
+        Some(389),
+        "partition 1 is idle: partition 0 alone"
+    );
+    assert_eq!(
+        sorted(&w.take_results()),
+        vec![("a", 0, 100, 1, Final), ("b", 0, 100, 1, Final)]
+    );
+    // An explicit watermark is activity: partition 1 is back and holds the watermark again (which
+    // does not go backwards) until it moves past partition 0.
+    w.push_watermark(1, 120).unwrap();
+    assert_eq!(w.stats().idle_partitions, 0);
+    w.push(Event::new("a", 600, ()).with_partition(0)).unwrap();
+    assert_eq!(w.watermark(), Some(389));
+    assert!(w.take_results().is_empty());
+    w.push_watermark(1, 700).unwrap();
+    assert_eq!(w.watermark(), Some(589));
+    assert_eq!(rows(&w.take_results()), vec![("a", 400, 500, 1, Final)]);
+}
+
+#[test]
+fn punctuated_watermarks_come_from_marker_events() {
+    #[derive(Debug)]
+    enum Msg {
+        Click,
+        DoneUpTo(u64),
+    }
+    let mut w = Windower::<&str, Msg>::builder(Windows::tumbling(ms(10)))
+        .aggregate(
+            || 0u32,
+            |n: &mut u32, m: &Msg| *n += u32::from(matches!(m, Msg::Click)),
+        )
+        .explicit_watermarks()
+        .punctuated_watermarks(|m: &Msg, _t| match m {
+            Msg::DoneUpTo(t) => Some(*t),
+            Msg::Click => None,
+        })
+        .build()
+        .unwrap();
+    w.push_all([
+        ("p", 1, Msg::Click),
+        ("p", 25, Msg::Click),
+        ("p", 3, Msg::Click),
+    ])
+    .unwrap();
+    assert!(w.take_results().is_empty());
+    w.push(Event::new("p", 26, Msg::DoneUpTo(19))).unwrap();
+    assert_eq!(w.watermark(), Some(19));
+    assert_eq!(rows(&w.take_results()), vec![("p", 0, 10, 2, Final)]);
+    w.push(Event::new("p", 12, Msg::Click)).unwrap();
+    assert_eq!(w.take_late().len(), 1, "[10, 20) is complete");
+}
+
+#[test]
 fn watermark_is_the_minimum_across_partitions() {
     let mut w = Windower::<u8, ()>::builder(Windows::tumbling(ms(10)))
         .partitions(2)
@@ -979,6 +1098,50 @@ proptest! {
                 k => prop_assert!(false, "unexpected {k:?}"),
             }
         }
+    }
+
+    /// Explicit watermarks pushed per partition (event times move nothing): against a model keeping
+    /// each partition's watermark and the monotonic minimum over both.
+    #[test]
+    fn explicit_watermarks_match_the_model(
+        size in 1u64..40,
+        adv_pick in 1u64..40,
+        lateness in 0u64..30,
+        ops in prop::collection::vec((any::<bool>(), 0u8..2, 0u8..3, 0u64..200), 0..80),
+    ) {
+        let adv = adv_pick.min(size);
+        let mut w = Windower::<Key, ()>::builder(Windows::hopping(ms(size), ms(adv)))
+            .partitions(2)
+            .explicit_watermarks()
+            .allowed_lateness(ms(lateness))
+            .build()
+            .unwrap();
+        let (mut model, mut model_late) = (Table::new(), Vec::new());
+        let (mut part_low, mut low) = ([0u64; 2], 0u64);
+        for (is_mark, p, k, t) in ops {
+            if is_mark {
+                w.push_watermark(u32::from(p), t).unwrap();
+                part_low[p as usize] = part_low[p as usize].max(t + 1);
+                low = low.max(part_low[0].min(part_low[1]));
+                prop_assert_eq!(w.watermark(), low.checked_sub(1));
+                continue;
+            }
+            w.push(Event::new(k, t, ()).with_partition(u32::from(p))).unwrap();
+            let mut accepted = false;
+            for (s, e) in grid_windows(t, size, adv) {
+                if e - 1 + lateness >= low {
+                    accepted = true;
+                    *model.entry((k, s, e)).or_default() += 1;
+                }
+            }
+            if !accepted {
+                model_late.push((k, t));
+            }
+        }
+        w.finish();
+        let late: Vec<_> = w.take_late().iter().map(|l| (l.event.key, l.event.timestamp)).collect();
+        prop_assert_eq!(late, model_late);
+        prop_assert_eq!(latest(&w.take_results()), model);
     }
 
     /// Sessions, any order, finite lateness: every event is either counted in exactly one surviving

@@ -1,5 +1,6 @@
 //! Tour section of `ember_stream::window`: event-time windows with watermarks, lateness and a late
-//! side output, session merging, and idle partitions judged by a manual clock.
+//! side output, session merging, sliding count windows, idle partitions judged by a manual clock,
+//! and an explicit watermark.
 
 use std::time::Duration;
 
@@ -77,6 +78,27 @@ pub fn run() {
         println!("  {}", show(&r).replace(')', "]"));
     }
 
+    // Sliding count windows (Flink countWindow(3, 2)): every 2 orders of a customer, the total of
+    // its last 3.
+    let mut orders = Windower::builder(Windows::count_sliding(3, 2))
+        .sum(|amount: &u32| *amount)
+        .build()
+        .expect("valid");
+    orders
+        .push_all([
+            ("ann", 1_000, 20),
+            ("bob", 1_500, 5),
+            ("ann", 2_000, 35),
+            ("ann", 3_000, 10),
+            ("bob", 4_000, 7),
+            ("ann", 5_000, 50),
+        ])
+        .expect("partition 0");
+    println!("count windows sliding by 2 over the last 3 orders (bounds = first/last order time):");
+    for r in orders.take_results() {
+        println!("  {}", show(&r).replace(')', "]"));
+    }
+
     // Two partitions; one goes silent. After the idle timeout (by the clock) it no longer holds the
     // watermark back.
     let clock = ManualClock::new();
@@ -104,4 +126,27 @@ pub fn run() {
         w.watermark()
     );
     println!("stats: {}", w.stats());
+
+    // A source that knows when an hour is complete pushes the watermark itself.
+    let mut hourly = Windower::builder(Windows::tumbling(Duration::from_secs(3600)))
+        .count()
+        .explicit_watermarks()
+        .build()
+        .expect("valid");
+    hourly
+        .push_all([
+            ("orders", 600_000, ()),
+            ("orders", 3_000_000, ()),
+            ("orders", 3_700_000, ()),
+        ])
+        .expect("partition 0");
+    let before = hourly.take_results().len();
+    hourly.push_watermark(0, 3_599_999).expect("partition 0");
+    let r = hourly.take_results();
+    println!(
+        "explicit watermark: {before} results before the source said the first hour was complete, \
+         then {} with {} orders",
+        r.len(),
+        r[0].value
+    );
 }

@@ -734,3 +734,110 @@ mod random {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A crash that really crashes: the test binary re-invoked as a child that sends, acks and nacks with
+// `Always`, printing each send and ack once it returned; SIGKILLed at a random point; the parent reopens.
+
+mod crash {
+    use std::collections::BTreeSet;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    const DIR_ENV: &str = "EMBER_QUEUE_CRASH_DIR";
+    const RUN_ENV: &str = "EMBER_QUEUE_CRASH_RUN";
+
+    fn open(dir: &std::path::Path) -> DurableQueue<String> {
+        DurableQueue::open(dir, Queue::<String>::builder(), FsyncPolicy::Always).unwrap()
+    }
+
+    /// The child: only acts when started by the crash test.
+    #[test]
+    #[ignore = "child process of the queue crash test"]
+    fn crash_child() {
+        let dir = std::env::var(DIR_ENV).expect("run by the crash test");
+        let run = std::env::var(RUN_ENV).unwrap();
+        let q = open(std::path::Path::new(&dir));
+        println!("READY");
+        for i in 0..100_000 {
+            let body = format!("r{run}-{i}");
+            q.send(body.clone()).unwrap();
+            println!("SENT {body}");
+            if i % 2 == 1 {
+                let d = q.try_receive().unwrap();
+                if i % 3 == 0 {
+                    q.nack(d.receipt()).unwrap();
+                } else {
+                    let b = d.body().clone();
+                    q.ack(d.receipt()).unwrap();
+                    println!("ACKED {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sigkill_loses_no_sent_message_and_resurrects_no_acked_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x51_6b11);
+        for run in 0..4 {
+            let kill_after: usize = rng.random_range(1..=60);
+            let mut child = Command::new(&exe)
+                .args([
+                    "--exact",
+                    "durable::crash::crash_child",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(DIR_ENV, dir.path())
+                .env(RUN_ENV, run.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = BufReader::new(child.stdout.take().unwrap());
+            let (mut sent, mut acked) = (BTreeSet::new(), BTreeSet::new());
+            let mut lines = 0;
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                // libtest may print its own words before ours on the same line
+                for (tag, set) in [("SENT ", &mut sent), ("ACKED ", &mut acked)] {
+                    if let Some(at) = line.find(tag) {
+                        set.insert(line[at + tag.len()..].trim().to_string());
+                        lines += 1;
+                    }
+                }
+                if lines >= kill_after {
+                    child.kill().unwrap(); // SIGKILL, wherever the child is
+                    break;
+                }
+            }
+            assert!(!child.wait().unwrap().success(), "killed, not finished");
+            let q = open(dir.path());
+            let mut present = BTreeSet::new();
+            while let Ok(d) = q.try_receive() {
+                assert!(present.insert(d.body().clone()), "{} twice", d.body());
+                q.ack(d.receipt()).unwrap();
+            }
+            for m in sent.difference(&acked) {
+                assert!(
+                    present.contains(m),
+                    "run {run}: sent and not acked, lost: {m}"
+                );
+            }
+            for m in &acked {
+                assert!(!present.contains(m), "run {run}: acked, came back: {m}");
+            }
+            assert!(
+                present.iter().all(|m| m.starts_with(&format!("r{run}-"))),
+                "earlier runs were drained and acked"
+            );
+        }
+    }
+}

@@ -443,9 +443,10 @@ impl Stamp {
 /// `t + d`, saturating far in the future instead of overflowing.
 pub(crate) fn after(t: Instant, d: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    t.checked_add(d)
-        .or_else(|| t.checked_add(CENTURY))
-        .unwrap_or(t)
+    match t.checked_add(d) {
+        Some(at) => at,
+        None => t.checked_add(CENTURY).unwrap_or(t),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -942,6 +943,42 @@ impl<T> Consumer<T> {
             group,
             last_error,
         }
+    }
+
+    /// Receives one ring message at once, without the general poll, when nothing could come before
+    /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox. `None`
+    /// sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
+    /// `now` is an exact reading taken before the consumer lock.
+    pub(crate) fn receive_ring_now(
+        &mut self,
+        inner: &Inner<T>,
+        now: Instant,
+        wake: &mut Wake,
+    ) -> Option<Delivery<T>>
+    where
+        T: Clone,
+    {
+        if !(self.fresh.is_empty() && self.plain.is_empty() && self.back.is_empty()) {
+            return None;
+        }
+        if self.next_event().is_some_and(|at| at <= now) {
+            return None;
+        }
+        if inner.inbox_hint.load(Ordering::Acquire) {
+            return None;
+        }
+        let m = inner.ring.pop()?;
+        self.intake += 1;
+        // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
+        if inner.inbox_hint.load(Ordering::Acquire) {
+            self.plain.push_back(m.into_entry());
+            self.publish_quiet(inner);
+            return None;
+        }
+        let mut now = Now::at(&*inner.clock, now);
+        let d = self.lease_entry(inner, m.into_entry(), &mut now, wake);
+        self.publish_quiet(inner);
+        Some(d)
     }
 
     /// Receives up to `max` messages into `out`.

@@ -418,16 +418,18 @@ where
         let weight = self.weight(&key, &value);
         let given;
         let times = if !self.inner.timed && ttl.is_none() {
-            &Times::NONE
+            None
         } else {
             given = self.times(ttl);
-            &given
+            Some(&given)
         };
         let mut out = Removed::new(self.inner.collect);
         let mut shard = self.shard(hash);
         shard.insert(hash, key, value, weight, times, self.expiry(), &mut out);
         if shard.has_timers() {
-            let now = times.now.unwrap_or_else(|| self.inner.clock.now());
+            let now = times
+                .and_then(|t| t.now)
+                .unwrap_or_else(|| self.inner.clock.now());
             shard.sweep(now, SWEEP_BATCH, &mut out);
         }
         out
@@ -679,7 +681,7 @@ where
                         self.times(None)
                     };
                     let expiry = self.expiry();
-                    shard.insert(hash, key, v.clone(), weight, &times, expiry, &mut out);
+                    shard.insert(hash, key, v.clone(), weight, Some(&times), expiry, &mut out);
                     Some(v)
                 }
                 None => {
@@ -964,7 +966,7 @@ where
                     Some(n) => {
                         let w = self.weight(&key, &n);
                         let times = self.times_keep();
-                        shard.insert(hash, key, n, w, &times, self.expiry(), &mut out);
+                        shard.insert(hash, key, n, w, Some(&times), self.expiry(), &mut out);
                         Ok(n)
                     }
                     None => Err(Error::Overflow),
@@ -972,7 +974,7 @@ where
                 None => {
                     let w = self.weight(&key, &delta);
                     let times = self.times(ttl_if_new);
-                    shard.insert(hash, key, delta, w, &times, self.expiry(), &mut out);
+                    shard.insert(hash, key, delta, w, Some(&times), self.expiry(), &mut out);
                     Ok(delta)
                 }
             }

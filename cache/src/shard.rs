@@ -148,12 +148,6 @@ impl Times {
         keep: true,
         ..Times::NONE
     };
-
-    /// Whether this write leaves an entry without any deadline (so a replace has no expiry work).
-    #[inline]
-    fn is_none(&self) -> bool {
-        !self.keep && self.now.is_none() && self.explicit.is_none()
-    }
 }
 
 /// The user's per-entry expiry, if configured.
@@ -362,7 +356,9 @@ impl<K: Eq, V> Shard<K, V> {
         self.find(hash, key).map(|s| &s.value)
     }
 
-    /// Inserts or replaces. With `times.keep`, a replaced entry keeps its expiry (counters, `compute`).
+    /// Inserts or replaces. `times` is `None` for a write with nothing about expiry configured or given
+    /// (the entry gets no deadline). With `times.keep`, a replaced entry keeps its expiry (counters,
+    /// `compute`).
     /// Returns whether the key was present.
     #[allow(clippy::too_many_arguments)]
     #[inline]
@@ -372,14 +368,21 @@ impl<K: Eq, V> Shard<K, V> {
         key: K,
         value: V,
         weight: u32,
-        times: &Times,
+        times: Option<&Times>,
         expiry: Exp<'_, K, V>,
         out: &mut Removed<K, V>,
     ) -> bool {
         // One lookup for a replace: the slot found by key is updated in place.
         let present = match self.table.find_mut(hash, |s| s.key == key) {
-            Some(slot) if slot.weight == weight && slot.life.is_none() && times.is_none() => {
-                // The common replace: same weight, no expiry anywhere; nothing can overflow.
+            Some(slot)
+                if slot.weight == weight
+                    && match times {
+                        None => slot.life.is_none(),
+                        // Keeping the expiry with no Expiry to ask (counters, compute).
+                        Some(t) => t.keep && t.now.is_none(),
+                    } =>
+            {
+                // The common replace: same weight, no expiry work; nothing can overflow.
                 let old = std::mem::replace(&mut slot.value, value);
                 let idx = slot.idx;
                 self.policy.on_update(idx, hash, weight, weight);
@@ -389,6 +392,7 @@ impl<K: Eq, V> Shard<K, V> {
             }
             found => found.is_some(),
         };
+        let times = times.unwrap_or(&Times::NONE);
         self.insert_general(hash, key, value, weight, times, expiry, present, out)
     }
 

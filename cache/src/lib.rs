@@ -55,7 +55,7 @@
 //! [`Cache::cleanup`] — no background thread.
 //!
 //! ## Stores and write policies
-//! See [`WritePolicy`] and the [`write`] module for the semantics, including write-back's durability
+//! See [`WritePolicy`] and the [`write`](mod@write) module for the semantics, including write-back's durability
 //! window: writes acknowledged but not yet flushed are lost if the process crashes.
 //!
 //! ## Listener and stats

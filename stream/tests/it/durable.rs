@@ -434,3 +434,131 @@ fn a_new_work_group_keeps_its_starting_cursors_and_its_journal_stays_bounded() {
         "cursors at the end"
     );
 }
+
+const WG_CRASH_DIR: &str = "EMBER_STREAM_WG_CRASH_DIR";
+
+/// The child of the work-group crash test: reads one record at a time and acks every other one,
+/// printing each read once it returned, and each ack before it starts and once it returned.
+#[test]
+#[ignore = "child process of the work-group crash test"]
+fn work_group_crash_child() {
+    let dir = std::env::var(WG_CRASH_DIR).expect("run by the crash test");
+    let topic = crash_topic(Path::new(&dir));
+    let group = topic
+        .work_group("workers")
+        .start(Start::Earliest)
+        .build()
+        .unwrap();
+    println!("READY");
+    for i in 0.. {
+        let Some(d) = group.read("w", 1).unwrap().pop() else {
+            return;
+        };
+        let (p, o) = (d.record.partition, d.record.offset);
+        println!("READ {p} {o}");
+        if i % 2 == 0 {
+            println!("ACKING {p} {o}");
+            assert_eq!(group.ack(&[d.record.id()]), 1);
+            group.set_cursor(p, o + 1).unwrap(); // a fallible call after the ack: a failure surfaces
+            println!("ACKED {p} {o}");
+        }
+    }
+}
+
+#[test]
+fn sigkill_keeps_every_read_of_a_work_group_pending_until_acked() {
+    use std::collections::BTreeSet;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use rand::{Rng, SeedableRng};
+
+    let dir = tempfile::tempdir().unwrap();
+    let topic = crash_topic(dir.path());
+    for i in 0..400 {
+        topic.append_unkeyed(format!("job {i}")).unwrap();
+    }
+    drop(topic);
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let (mut read, mut acking, mut acked) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for _run in 0..4 {
+        let kill_after = rng.random_range(1..=40usize);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "durable::work_group_crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WG_CRASH_DIR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = 0;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let Ok(line) = line else { break };
+            let tags = [
+                ("READ ", &mut read),
+                ("ACKING ", &mut acking),
+                ("ACKED ", &mut acked),
+            ];
+            for (tag, set) in tags {
+                if let Some(at) = line.find(tag) {
+                    let w: Vec<u64> = line[at + tag.len()..]
+                        .split_whitespace()
+                        .map(|x| x.parse().unwrap())
+                        .collect();
+                    set.insert(RecordId::new(w[0] as u32, w[1]));
+                    lines += 1;
+                }
+            }
+            if lines >= kill_after {
+                child.kill().unwrap(); // SIGKILL
+                break;
+            }
+        }
+        assert!(!child.wait().unwrap().success(), "the child was killed");
+        let topic = crash_topic(dir.path());
+        let group = topic.work_group("workers").build().unwrap();
+        let pending: BTreeSet<RecordId> = group
+            .pending_entries(&PendingQuery::default())
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        // (an ack the child started but was killed in may or may not have happened)
+        for id in read.difference(&acking) {
+            assert!(pending.contains(id), "read, not acked, not pending: {id:?}");
+        }
+        for id in &acked {
+            assert!(!pending.contains(id), "acked, pending again: {id:?}");
+        }
+        // Reads the child made and printed are never delivered again by `read`: the cursors moved.
+        let again: BTreeSet<RecordId> = group
+            .read_noack("checker", 1000)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.record.id())
+            .collect();
+        assert!(
+            again.is_disjoint(&read),
+            "a read record was delivered again"
+        );
+        group.set_cursor(0, 0).unwrap(); // undo the checker's read for the next run
+        group.set_cursor(1, 0).unwrap();
+        // ... but records already read must not be read again by the child: put the cursors past
+        // everything read so far.
+        for p in 0..2u32 {
+            if let Some(max) = read
+                .iter()
+                .filter(|id| id.partition == p)
+                .map(|id| id.offset)
+                .max()
+            {
+                group.set_cursor(p, max + 1).unwrap();
+            }
+        }
+    }
+    assert!(read.len() >= 4, "the children read: {}", read.len());
+}

@@ -3,7 +3,10 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 
-use ember_cache::{Cache, Policy};
+use std::time::{Duration, Instant};
+
+use ember_cache::{Cache, Expiry, Policy};
+use ember_core::ManualClock;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -81,4 +84,44 @@ pub fn run() {
         "counters: page:/home = {:?} after 5 increments",
         counters.get("page:/home")
     );
+    per_entry_idle();
+}
+
+/// Per-entry time-to-idle through an `Expiry`: guests idle out after 60 s, members after 30 min.
+struct SessionIdle;
+
+impl Expiry<&'static str, bool> for SessionIdle {
+    fn expire_after_create(&self, _: &&'static str, guest: &bool, _: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(if *guest { 60 } else { 30 * 60 }))
+    }
+    fn expire_after_read(
+        &self,
+        key: &&'static str,
+        guest: &bool,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, guest, now) // each read restarts the idle time
+    }
+}
+
+fn per_entry_idle() {
+    let clock = ManualClock::new();
+    let sessions: Cache<&'static str, bool> = Cache::builder()
+        .max_capacity(100)
+        .expire_after(SessionIdle)
+        .clock(clock.clone())
+        .build()
+        .expect("valid cache");
+    sessions.insert("ada", false);
+    sessions.insert("guest-1", true);
+    sessions.insert("guest-2", true);
+    clock.advance(Duration::from_secs(45));
+    let _ = sessions.get("guest-1"); // active: its 60 s restart
+    clock.advance(Duration::from_secs(45));
+    let alive: Vec<&str> = ["ada", "guest-1", "guest-2"]
+        .into_iter()
+        .filter(|k| sessions.contains(k))
+        .collect();
+    println!("per-entry idle expiry after 90 s (guest-1 read at 45 s): alive {alive:?}");
 }

@@ -79,12 +79,18 @@
 //!
 //! ## Performance
 //!
-//! Producers and consumers take different locks (consumers take the producers' inbox in one swap),
-//! and the fast path writes no shared cache line to wake sleepers. A send reads the clock once (the
-//! message's sent time), a leasing receive once (the visibility deadline), an ack not at all. Batches
-//! ([`send_batch`](Queue::send_batch), [`receive_batch`](Queue::receive_batch),
-//! [`ack_batch`](Queue::ack_batch)) amortize locks and clock reads. See `BENCHMARKS.md` for the figures
-//! against `crossbeam-channel`.
+//! Plain messages (no delay, no group, no dedup id) take a lock-free path: a send reserves its id and
+//! its place in the capacity with one compare-and-swap and pushes the message into a bounded
+//! lock-free ring (`crossbeam`'s `ArrayQueue`); consumers merge the ring with the other messages by
+//! send order. In `no_ack` mode a receive takes a ring message without any lock while nothing else
+//! could come first. Other messages go through the producers' lock (consumers take that inbox in one
+//! swap); the wake-up path writes no shared cache line unless someone sleeps. A send reads the clock's
+//! coarse wall time (the message's sent time: exact with a `ManualClock`, within about one kernel
+//! tick with the system clock, see [`Clock::coarse_unix_millis`](ember_core::Clock::coarse_unix_millis)),
+//! a leasing receive reads the exact monotonic time (so a lease never ends early), an ack reads no
+//! clock. Batches ([`send_batch`](Queue::send_batch), [`receive_batch`](Queue::receive_batch),
+//! [`ack_batch`](Queue::ack_batch)) amortize locks and clock reads. See `BENCHMARKS.md` for the
+//! figures against `crossbeam-channel`.
 //!
 //! Unlike SQS, nothing expires by age (there is no retention period): a message stays until it is
 //! acked, dead-lettered or taken. Content-based deduplication is not built in: derive the dedup id from

@@ -197,7 +197,10 @@ impl<T> Delivery<T> {
     }
 
     /// When the message was first sent, in milliseconds since the Unix epoch by the queue's clock (SQS
-    /// `SentTimestamp`). Retries and redrives keep it.
+    /// `SentTimestamp`). Retries and redrives keep it. It is the clock's coarse wall time
+    /// ([`Clock::coarse_unix_millis`](ember_core::Clock::coarse_unix_millis)): exact with a
+    /// `ManualClock`; with the system clock it is never late and usually at most a kernel tick (a few
+    /// ms) early (tens of ms when a loaded virtual machine delays the tick).
     #[must_use]
     pub fn sent_unix_ms(&self) -> u64 {
         self.sent_unix_ms

@@ -76,4 +76,4 @@ pub use config::{FsyncPolicy, LogBuilder, Retention};
 pub use error::{Error, Result};
 pub use format::{FRAME_OVERHEAD, SEGMENT_HEADER_LEN};
 pub use inspect::{IndexState, Inspection, SegmentReport, inspect};
-pub use log::{Iter, Log, LogStats, LogWriter, Record, RecoveryReport, SegmentInfo};
+pub use log::{Deferred, Iter, Log, LogStats, LogWriter, Record, RecoveryReport, SegmentInfo};

@@ -341,6 +341,63 @@ impl Log {
     /// # Errors
     /// As [`append`](Self::append).
     pub fn append_raw(&self, timestamp: Option<u64>, meta: &[u8], payload: &[u8]) -> Result<u64> {
+        let d = self.append_raw_deferred(timestamp, meta, payload)?;
+        self.commit(d)?;
+        Ok(d.offset)
+    }
+
+    /// Appends a record with postcard-encoded metadata like [`append_meta`](Self::append_meta), but
+    /// does not wait for the fsync the policy calls for: the record is in the log's order at once, and
+    /// durable (per the policy) once [`commit`](Self::commit) of the returned ticket returns. For a
+    /// caller that must order its records under a lock of its own but should not hold that lock during
+    /// the fsync: append under the lock, commit after releasing it, and concurrent callers share
+    /// fsyncs (group commit). Since the log is synced as a prefix, committing a later ticket makes
+    /// every earlier record durable too.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let log = ember_log::Log::builder(dir.path())
+    ///     .fsync(ember_log::FsyncPolicy::Always)
+    ///     .open()
+    ///     .unwrap();
+    /// let ticket = log.append_meta_deferred(&"op", b"payload").unwrap();
+    /// // ... release your own lock here ...
+    /// log.commit(ticket).unwrap();
+    /// assert_eq!(log.durable_offset(), ticket.offset() + 1);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`append_meta`](Self::append_meta).
+    pub fn append_meta_deferred<M: Serialize + ?Sized>(
+        &self,
+        meta: &M,
+        payload: &[u8],
+    ) -> Result<Deferred> {
+        let bytes = postcard::to_allocvec(meta).map_err(|source| Error::Codec {
+            what: "record metadata".into(),
+            source,
+        })?;
+        self.append_raw_deferred(None, &bytes, payload)
+    }
+
+    /// Waits until the record of `ticket` is durable as its fsync policy promises (a no-op if the
+    /// policy did not call for a sync at that append).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the fsync fails (the log is then poisoned), [`Error::Poisoned`].
+    pub fn commit(&self, ticket: Deferred) -> Result<()> {
+        if ticket.sync {
+            self.inner.sync_to(ticket.offset + 1)?;
+        }
+        Ok(())
+    }
+
+    fn append_raw_deferred(
+        &self,
+        timestamp: Option<u64>,
+        meta: &[u8],
+        payload: &[u8],
+    ) -> Result<Deferred> {
         let size = (meta.len() + payload.len()) as u64;
         let cfg = &self.inner.cfg;
         if size > cfg.max_record_bytes {
@@ -363,10 +420,7 @@ impl Log {
         )?;
         let sync = self.inner.sync_due(&mut st, 1);
         drop(st);
-        if sync {
-            self.inner.sync_to(offset + 1)?;
-        }
-        Ok(offset)
+        Ok(Deferred { offset, sync })
     }
 
     /// Appends a record whose metadata is `meta` encoded with postcard (compact, serde-based); read it
@@ -848,6 +902,22 @@ impl Log {
             start_offset: st.start_offset(),
             next_offset: st.next_offset,
         }
+    }
+}
+
+/// An appended record whose fsync has not been waited for: see [`Log::append_meta_deferred`].
+#[must_use = "the record is durable only once `Log::commit` of this ticket returned"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferred {
+    offset: u64,
+    sync: bool,
+}
+
+impl Deferred {
+    /// The record's offset.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 }
 

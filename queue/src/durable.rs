@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::Duration;
 
-use ember_log::{FsyncPolicy, Log};
+use ember_log::{Deferred, FsyncPolicy, Log};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -333,8 +333,10 @@ impl<T> Book<T> {
 ///
 /// # When each operation is durable
 ///
-/// Each operation's record is appended with the chosen [`FsyncPolicy`] (with `Always`, it is on disk;
-/// concurrent callers share fsyncs) at these points:
+/// Each operation's record is appended in order under this type's internal lock, and the call then
+/// waits, after releasing that lock, until the record is durable as the chosen [`FsyncPolicy`]
+/// promises (with `Always`, on disk; concurrent callers share fsyncs: group commit). Since the log is
+/// synced as a prefix, an operation that returned has every earlier record durable too. The points:
 /// - **send**: *before* the message enters the queue (a send that then fails is cancelled by a second
 ///   record). A crash after the record and before `send` returns may keep a message whose sender saw
 ///   no answer: delivery is at least once, as with SQS.
@@ -465,17 +467,23 @@ where
         Ok(me)
     }
 
-    /// Logs `op` and applies it to the book (the caller holds the book's lock).
-    fn record(&self, book: &mut Book<T>, op: Op<T>) -> Result<()> {
-        let offset = self.log.append_meta(&op, &[]).map_err(storage)?;
-        book.apply(op, offset, self.queue.inner.clock.unix_millis());
+    /// Logs `op` (in the book's order: the caller holds the book's lock) and applies it to the book.
+    /// The fsync the policy calls for is not waited for here: [`settle`](Self::settle) the ticket
+    /// once the book's lock is released, so that concurrent callers share fsyncs.
+    fn record(&self, book: &mut Book<T>, op: Op<T>) -> Result<Deferred> {
+        let ticket = self.log.append_meta_deferred(&op, &[]).map_err(storage)?;
+        book.apply(op, ticket.offset(), self.queue.inner.clock.unix_millis());
         book.since_snapshot += 1;
-        Ok(())
+        Ok(ticket)
     }
 
-    /// Snapshots if enough was logged since the last one (call without the book's lock).
-    fn maybe_compact(&self, due: bool) -> Result<()> {
-        if due { self.compact() } else { Ok(()) }
+    /// Waits for `ticket`'s record to be durable (call without the book's lock), then snapshots if
+    /// enough was logged since the last one.
+    fn settle(&self, ticket: Option<Deferred>, snapshot_due: bool) -> Result<()> {
+        if let Some(t) = ticket {
+            self.log.commit(t).map_err(storage)?;
+        }
+        if snapshot_due { self.compact() } else { Ok(()) }
     }
 
     /// Sends `body`: logs it (durable per the fsync policy), then enqueues it. When the queue is full
@@ -551,7 +559,7 @@ where
                         let window = millis(inner.config.dedup_window);
                         (k.to_string(), now_ms.saturating_add(window))
                     });
-                    self.record(&mut book, Op::Put { did, msg, dedup })?;
+                    let put = self.record(&mut book, Op::Put { did, msg, dedup })?;
                     let mut to_queue = Message::new(body.clone());
                     to_queue.delay = delay;
                     to_queue.group = group.clone();
@@ -565,13 +573,14 @@ where
                             }
                             let due = book.snapshot_due();
                             drop(book);
-                            self.maybe_compact(due)?;
+                            self.settle(Some(put), due)?;
                             return Ok(id);
                         }
                         Err(e) => {
                             // Not enqueued (a send through `queue()` took the room, or it closed):
                             // cancel the logged send.
-                            self.record(&mut book, Op::Cancelled { did })?;
+                            let cancel = self.record(&mut book, Op::Cancelled { did })?;
+                            self.log.commit(cancel).map_err(storage)?;
                             if !(wait && matches!(e.error(), Error::Full)) {
                                 return Err(e.error().clone());
                             }
@@ -582,7 +591,7 @@ where
                 }
                 book.snapshot_due()
             };
-            self.maybe_compact(due)?;
+            self.settle(None, due)?;
             // Wait for room: the queue's sleep protocol (register, read the epoch, look again under
             // the consumer lock that orders removals, wait), without holding the book.
             inner.space_sleepers.fetch_add(1, AtomicOrdering::SeqCst);
@@ -600,6 +609,7 @@ where
     /// Logs a receive (or, in `no_ack` mode, the message's removal) before handing it out.
     fn received(&self, d: Delivery<T>) -> Result<Delivery<T>> {
         let mut book = self.book.lock();
+        let mut ticket = None;
         if let Some(&did) = book.by_id.get(&d.id()) {
             let op = if self.queue.inner.config.no_ack {
                 Op::Acked { did }
@@ -609,11 +619,11 @@ where
                     count: d.receive_count(),
                 }
             };
-            self.record(&mut book, op)?;
+            ticket = Some(self.record(&mut book, op)?);
         }
         let due = book.snapshot_due();
         drop(book);
-        self.maybe_compact(due)?;
+        self.settle(ticket, due)?;
         Ok(d)
     }
 
@@ -645,12 +655,13 @@ where
     pub fn ack(&self, receipt: Receipt) -> Result<()> {
         let mut book = self.book.lock();
         self.queue.ack(receipt)?;
+        let mut ticket = None;
         if let Some(&did) = book.by_id.get(&receipt.id) {
-            self.record(&mut book, Op::Acked { did })?;
+            ticket = Some(self.record(&mut book, Op::Acked { did })?);
         }
         let due = book.snapshot_due();
         drop(book);
-        self.maybe_compact(due)
+        self.settle(ticket, due)
     }
 
     /// Nacks (see [`Queue::nack`]); the retry (with its due time) or the move to the dead-letter
@@ -681,6 +692,7 @@ where
             Some(e) => self.queue.nack_with_error(receipt, e.clone())?,
             None => self.queue.nack(receipt)?,
         };
+        let mut ticket = None;
         if let Some(&did) = book.by_id.get(&receipt.id) {
             let now_ms = self.queue.inner.clock.unix_millis();
             let op = match outcome {
@@ -696,11 +708,11 @@ where
                     error,
                 },
             };
-            self.record(&mut book, op)?;
+            ticket = Some(self.record(&mut book, op)?);
         }
         let due = book.snapshot_due();
         drop(book);
-        self.maybe_compact(due)?;
+        self.settle(ticket, due)?;
         Ok(outcome)
     }
 
@@ -747,7 +759,7 @@ where
         }
         let due = book.snapshot_due();
         drop(book);
-        self.maybe_compact(due)?;
+        self.settle(None, due)?;
         Ok(n)
     }
 
@@ -759,11 +771,15 @@ where
     pub fn take_dead_letter(&self, id: MessageId) -> Result<Option<DeadLetter<T>>> {
         let mut book = self.book.lock();
         let letter = self.queue.dead_letters().take(id);
+        let mut ticket = None;
         if letter.is_some() {
             if let Some(&did) = book.by_id.get(&id) {
-                self.record(&mut book, Op::Acked { did })?;
+                ticket = Some(self.record(&mut book, Op::Acked { did })?);
             }
         }
+        let due = book.snapshot_due();
+        drop(book);
+        self.settle(ticket, due)?;
         Ok(letter)
     }
 

@@ -254,3 +254,33 @@ fn an_exclusive_writer_follows_the_fsync_policy() {
     drop(w);
     assert_eq!(log.stats().fsyncs, 1);
 }
+
+#[test]
+fn a_deferred_append_is_durable_once_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(dir.path(), FsyncPolicy::Always, ManualClock::new());
+    let a = log.append_meta_deferred(&1u8, b"a").unwrap();
+    let b = log.append_meta_deferred(&2u8, b"b").unwrap();
+    assert_eq!((a.offset(), b.offset()), (0, 1));
+    assert_eq!(log.durable_offset(), 0, "not synced before the commit");
+    assert_eq!(log.stats().fsyncs, 0);
+    log.commit(b).unwrap();
+    assert_eq!(
+        log.durable_offset(),
+        2,
+        "the later ticket covers the earlier record"
+    );
+    log.commit(a).unwrap();
+    assert_eq!(log.stats().fsyncs, 1, "already durable: no second fsync");
+    assert_eq!(
+        log.get(1).unwrap().unwrap().meta_value::<u8>().unwrap(),
+        Some(2)
+    );
+
+    // With `Never`, a commit does not sync.
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(dir.path(), FsyncPolicy::Never, ManualClock::new());
+    let t = log.append_meta_deferred(&0u8, b"x").unwrap();
+    log.commit(t).unwrap();
+    assert_eq!((log.stats().fsyncs, log.durable_offset()), (0, 0));
+}

@@ -248,6 +248,41 @@ fn concurrent_producers_and_consumers_then_restart() {
     assert_eq!(left, expected);
 }
 
+#[test]
+fn concurrent_operations_share_fsyncs_under_always() {
+    use std::sync::{Arc, Barrier};
+    use std::thread;
+
+    let dir = tempfile::tempdir().unwrap();
+    let q = Arc::new(open(dir.path()));
+    let fsyncs_before = q.log().stats().fsyncs;
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let (q, barrier) = (q.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..30 {
+                    q.send(format!("t{t}-{i:02}")).unwrap();
+                    let durable = q.log().durable_offset();
+                    assert!(durable > 0, "a send returned before its record was durable");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let fsyncs = q.log().stats().fsyncs - fsyncs_before;
+    assert!(
+        fsyncs < 120,
+        "120 sends from 4 threads share fsyncs: {fsyncs}"
+    );
+    drop(Arc::try_unwrap(q).unwrap());
+    let q = open(dir.path());
+    assert_eq!(drain(&q).len(), 120);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Message state across restarts (delays, retry backoff, groups, dedup ids, receive counts, DLQ moves).
 // Each "process" gets its own ManualClock; a restart starts a new one at the old wall-clock time (plus

@@ -403,8 +403,31 @@ impl<T> Queue<T> {
     /// [`Error::Closed`] after [`close`](Queue::close); [`Error::Full`] under the `Reject` policy. The
     /// message is handed back in the [`SendError`].
     pub fn send(&self, body: T) -> Result<MessageId, SendError<T>> {
+        let body = match self.send_plain_now(body) {
+            Ok(id) => return Ok(id),
+            Err(Err(e)) => return Err(e),
+            Err(Ok(body)) => body,
+        };
+        // Full: wait for room (or refuse) through the general path.
         self.send_message(Message::new(body))
             .map_err(|e| map_send_error(e, Message::into_body))
+    }
+
+    /// The plain fast path for a bare body, without building a [`Message`]. `Err(Ok(body))`: the
+    /// queue is full (or has a default delay), try the general path; `Err(Err(_))`: closed.
+    fn send_plain_now(&self, body: T) -> Result<MessageId, Result<T, SendError<T>>> {
+        let inner = &*self.inner;
+        if !inner.config.delay.is_zero() {
+            return Err(Ok(body));
+        }
+        match inner.send_plain(body, inner.clock.coarse_unix_millis()) {
+            Ok(seq) => {
+                inner.notify_ready();
+                Ok(MessageId(seq))
+            }
+            Err((Refused::Closed, body)) => Err(Err(SendError::new(Error::Closed, body))),
+            Err((Refused::Full, body)) => Err(Ok(body)),
+        }
     }
 
     /// Like [`send`](Queue::send), waiting at most `timeout` for room.
@@ -422,6 +445,11 @@ impl<T> Queue<T> {
     /// # Errors
     /// [`Error::Full`] or [`Error::Closed`]; the message is handed back.
     pub fn try_send(&self, body: T) -> Result<MessageId, SendError<T>> {
+        let body = match self.send_plain_now(body) {
+            Ok(id) => return Ok(id),
+            Err(Err(e)) => return Err(e),
+            Err(Ok(body)) => body,
+        };
         self.try_send_message(Message::new(body))
             .map_err(|e| map_send_error(e, Message::into_body))
     }

@@ -350,7 +350,7 @@ impl<T> Book<T> {
 ///   moves to the dead-letter queue by a visibility timeout are not logged as such but follow from the
 ///   logged receive count (see above); a redrive or take done through `queue()` is seen only at the
 ///   next snapshot (a taken dead letter is then treated as redriven, and comes back into the queue);
-///   an ack or extend through `queue()` is never seen.
+///   an ack through `queue()` is never seen (the message comes back after a restart).
 /// - A dedup id is checked by this type, not by the inner queue: use [`send_message`](Self::send_message)
 ///   rather than `queue().send_message` for deduplicated sends.
 /// - **Snapshots** bound the log: once more operations than `max(1000, 2 × live messages)` were logged
@@ -662,6 +662,16 @@ where
         let due = book.snapshot_due();
         drop(book);
         self.settle(ticket, due)
+    }
+
+    /// Changes a received message's visibility (see [`Queue::extend`]). Leases are not logged, so
+    /// nothing is written: after a restart the message is visible again (or dead-lettered, if its
+    /// receive count reached `max_receives`), whatever its lease was.
+    ///
+    /// # Errors
+    /// As [`Queue::extend`].
+    pub fn extend(&self, receipt: Receipt, timeout: Duration) -> Result<()> {
+        self.queue.extend(receipt, timeout)
     }
 
     /// Nacks (see [`Queue::nack`]); the retry (with its due time) or the move to the dead-letter

@@ -512,6 +512,26 @@ fn receive_counts_survive_and_a_message_that_kills_its_consumer_is_dead_lettered
 }
 
 #[test]
+fn an_extended_lease_is_not_kept_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |b: QueueBuilder<String>| b.visibility_timeout(30 * SEC);
+    let (clock, q) = process(dir.path(), T0, cfg);
+    q.send("long job".into()).unwrap();
+    let d = q.try_receive().unwrap();
+    q.extend(d.receipt(), 600 * SEC).unwrap();
+    clock.advance(60 * SEC);
+    assert!(q.try_receive().is_err(), "still leased");
+    let unix = clock.unix_millis();
+    drop(q);
+    let (_clock, q) = process(dir.path(), unix, cfg);
+    let again = q.try_receive().unwrap();
+    assert_eq!(
+        (again.body().as_str(), again.receive_count()),
+        ("long job", 2)
+    );
+}
+
+#[test]
 fn a_timeout_dead_letter_is_restored_without_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = |b: QueueBuilder<String>| b.max_receives(2).visibility_timeout(30 * SEC);

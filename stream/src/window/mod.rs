@@ -377,9 +377,10 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> Windower<K, V, A> {
     /// Takes the window results produced so far.
     #[must_use]
     pub fn take_results(&mut self) -> Vec<WindowResult<K, A::Output>> {
-        // The next batch is likely about as large as this one: start with that room rather than
-        // growing from nothing again.
-        let room = self.results.len();
+        // The next batch is likely about as large as this one: start with that room (up to a
+        // bound, so that one huge batch does not leave a huge idle buffer) rather than growing
+        // from nothing again.
+        let room = self.results.len().min(4096);
         std::mem::replace(&mut self.results, Vec::with_capacity(room))
     }
 

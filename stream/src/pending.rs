@@ -144,11 +144,15 @@ struct WgState {
 }
 
 /// Durable mode: journals a change of the group held in `$st` (after the change was made in memory);
-/// `Ok(())` at once for an in-memory topic.
+/// `Ok(())` at once for an in-memory topic (`$change` is then not even built).
 macro_rules! journal {
     ($st:expr, $topic:expr, $change:expr) => {{
         #[cfg(feature = "durable")]
-        let r = $st.journal_change($topic, $change);
+        let r = if $st.journal.is_some() {
+            $st.journal_change($topic, $change)
+        } else {
+            Ok(())
+        };
         #[cfg(not(feature = "durable"))]
         let r: Result<()> = Ok(());
         r
@@ -421,20 +425,16 @@ impl WorkGroup {
     /// Acknowledges records: removes them from the pending list (`XACK`). Returns how many were pending.
     pub fn ack(&self, ids: &[RecordId]) -> usize {
         let mut st = self.shared.state.lock();
-        let acked: Vec<RecordId> = ids
-            .iter()
-            .copied()
-            .filter(|id| st.pel.remove(id).is_some())
-            .collect();
-        let n = acked.len();
+        let n = ids.iter().filter(|id| st.pel.remove(id).is_some()).count();
         st.acked += n as u64;
         if n > 0 {
-            // A failure is kept by the journal and returned by the group's next fallible call.
+            // (ids that were not pending replay as no-ops.) A failure is kept by the journal and
+            // returned by the group's next fallible call.
             let _ = journal!(
                 st,
                 &self.topic,
                 crate::durable::WgChange::Ack(
-                    acked.iter().map(|id| (id.partition, id.offset)).collect()
+                    ids.iter().map(|id| (id.partition, id.offset)).collect()
                 )
             );
         }

@@ -313,6 +313,7 @@ impl<T> Inner<T> {
     }
 
     /// Whether one more message fits now.
+    #[cfg(feature = "durable")]
     pub(crate) fn has_room(&self) -> bool {
         self.room_in(self.seq.word.load(Ordering::SeqCst))
     }
@@ -343,6 +344,7 @@ impl<T> Inner<T> {
 
     /// A sequence number that names no message entering the queue (a fresh id for some other use).
     /// Handed out even after close. Call under the producer lock.
+    #[cfg(feature = "durable")]
     pub(crate) fn take_unadmitted_seq(&self) -> u64 {
         let seq = self.seq.word.fetch_add(1, Ordering::SeqCst) & !CLOSED;
         self.seq.unadmitted.fetch_add(1, Ordering::SeqCst);
@@ -718,7 +720,7 @@ impl<T> Consumer<T> {
     /// (`inbox_hint` is set for good by `close`; when it is set because the inbox is non-empty, the
     /// producer has notified already, so this costs at most a spurious look.)
     fn wake_if_drained(&mut self, inner: &Inner<T>, wake: &mut Wake) {
-        if self.holds_nothing() && inner.inbox_hint.load(Ordering::Acquire) {
+        if inner.inbox_hint.load(Ordering::Acquire) && self.holds_nothing() {
             self.wake_sleepers(wake);
         }
     }
@@ -1118,8 +1120,14 @@ impl<T> Consumer<T> {
         now: &mut Now<'_>,
         wake: &mut Wake,
     ) -> Result<()> {
-        self.check(inner, r)?;
-        let entry = self.leases.take(r.slot, r.lease).expect("checked");
+        if inner.config.no_ack {
+            return Err(Error::NoAck);
+        }
+        // The checks of `check`, with one slot lookup.
+        let entry = (r.queue == inner.uid)
+            .then(|| self.leases.take(r.slot, r.lease))
+            .flatten()
+            .ok_or(Error::StaleReceipt(r.id))?;
         self.acks += 1;
         inner.count_removed();
         wake.space = true;

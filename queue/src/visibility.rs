@@ -127,6 +127,11 @@ impl<T> Leases<T> {
 
     /// Drops dead entries at the fronts, and compacts when dead ones dominate.
     fn trim(&mut self) {
+        if self.live == 0 {
+            self.in_order.clear();
+            self.other.clear();
+            return;
+        }
         while let Some(d) = self.in_order.front() {
             if self.is_live(d) {
                 break;
@@ -153,10 +158,6 @@ impl<T> Leases<T> {
                 let s = &slots[d.slot as usize];
                 s.lease == d.lease && s.entry.is_some() && s.deadline == d.at
             });
-        }
-        if self.live == 0 {
-            self.in_order.clear();
-            self.other.clear();
         }
     }
 

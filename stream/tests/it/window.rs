@@ -692,6 +692,28 @@ fn early_firing_every_n_events_and_by_interval() {
     clock.advance(Duration::from_secs(5));
     w.tick();
     assert!(w.take_results().is_empty());
+
+    // Sliding count windows: the partial next window of each key that changed.
+    let mut c = Windower::<u8, u32>::builder(Windows::count_sliding(3, 2))
+        .sum(|v: &u32| *v)
+        .early_fire_interval(Duration::from_secs(5))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    c.push_all([(1, 1, 10), (1, 2, 20), (1, 3, 30), (2, 4, 5)])
+        .unwrap();
+    assert_eq!(rows(&c.take_results()), vec![(1, 1, 2, 30, Final)]);
+    clock.advance(Duration::from_secs(5));
+    c.tick();
+    // Key 1's next window (after one more event) holds its last 2 events: 20 and 30; key 2's
+    // holds its only one.
+    assert_eq!(
+        sorted(&c.take_results()),
+        vec![(1, 2, 3, 50, Early), (2, 4, 4, 5, Early)]
+    );
+    clock.advance(Duration::from_secs(5));
+    c.tick();
+    assert!(c.take_results().is_empty(), "nothing changed");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::Weight;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::search::{Cursor, Order, SortKey};
@@ -110,6 +111,18 @@ pub(crate) struct HitCollector {
     pub sort: SortSpec,
     pub after: Option<Cursor>,
     pub facets: Vec<String>,
+    pub mode: CollectMode,
+}
+
+/// How a segment's documents are visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CollectMode {
+    /// Every matching document is scored and counted.
+    Exhaustive,
+    /// Top-k by score through [`Weight::for_each_pruning`] (documents that cannot make the top k may be
+    /// skipped); with `count`, the total comes from [`Weight::count`], else it is a lower bound. Only
+    /// for score order without facets or cursor.
+    Pruned { count: bool },
 }
 
 pub(crate) struct Harvest {
@@ -215,6 +228,51 @@ impl Collector for HitCollector {
 
     fn requires_scoring(&self) -> bool {
         matches!(self.sort, SortSpec::Score)
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Harvest> {
+        let mut seg = self.for_segment(segment, reader)?;
+        let alive = reader.alive_bitset();
+        let scoring = self.requires_scoring();
+        match self.mode {
+            CollectMode::Pruned { count }
+                if scoring && self.facets.is_empty() && self.after.is_none() =>
+            {
+                if self.k > 0 {
+                    let k = self.k;
+                    weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+                        if alive.is_none_or(|a| a.is_alive(doc)) {
+                            seg.collect(doc, score);
+                        }
+                        match seg.heap.peek() {
+                            Some(worst) if seg.heap.len() >= k => worst.score,
+                            _ => Score::MIN,
+                        }
+                    })?;
+                }
+                if count {
+                    seg.total = u64::from(weight.count(reader)?);
+                }
+            }
+            _ if scoring => weight.for_each(reader, &mut |doc, score| {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    seg.collect(doc, score);
+                }
+            })?,
+            _ => weight.for_each_no_score(reader, &mut |docs| {
+                for &doc in docs {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        seg.collect(doc, 0.0);
+                    }
+                }
+            })?,
+        }
+        Ok(seg.harvest())
     }
 
     fn merge_fruits(&self, fruits: Vec<Harvest>) -> tantivy::Result<Harvest> {

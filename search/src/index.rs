@@ -12,6 +12,8 @@ use ember_core::clock::{Clock, SharedClock, Signal, SystemClock};
 use ember_core::stats::{Snapshot, write_fields};
 use parking_lot::Mutex;
 use tantivy::directory::MmapDirectory;
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::index::SegmentId;
 use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur,
@@ -28,14 +30,14 @@ use tantivy::{
 };
 
 use crate::analysis::{Analyzer, stem_word, tokens};
-use crate::collect::{HitCollector, SortSpec};
+use crate::collect::{CollectMode, HitCollector, SortSpec};
 use crate::document::{Document, Value};
 use crate::error::{Error, Result};
 use crate::highlight::snippet;
 use crate::query::{Node, PrefixMode, parse};
 use crate::schema::{FieldKind, Schema};
 use crate::scoring::{
-    Expansion, Ranking, ScoredField, WordPlan, WordQuery, idf, osa_distance, prefix_distance,
+    Expansion, Ranking, ScoredField, WordPlan, WordsQuery, idf, osa_distance, prefix_distance,
 };
 use crate::search::{Hit, SearchRequest, SearchResults, Sort, SortKey};
 use crate::typo::TypoTolerance;
@@ -346,7 +348,8 @@ impl SearchIndexBuilder {
             }),
             pending: Mutex::new(HashMap::new()),
             id_cache: Mutex::new(HashMap::new()),
-            analyzers: Mutex::new(analyzers),
+            analyzers: Mutex::new(Vec::new()),
+            analyzer_template: Mutex::new(analyzers),
             clock: self.clock,
             ranking: self.ranking,
             typos: self.typos,
@@ -521,7 +524,10 @@ pub(crate) struct Inner {
     /// Per segment: its ids by fast-column ordinal (hits' ids without reading stored documents).
     id_cache: Mutex<HashMap<tantivy::index::SegmentId, Arc<Vec<String>>>>,
     /// (analyzer, words analyzer) per text field, reused across searches.
-    analyzers: Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
+    /// Idle sets of (analyzer, words analyzer) per text field, taken by a search and given back (a
+    /// search with none idle clones one).
+    analyzers: Mutex<Vec<Vec<(TextAnalyzer, TextAnalyzer)>>>,
+    analyzer_template: Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
     clock: SharedClock,
     ranking: Ranking,
     typos: TypoTolerance,
@@ -1051,16 +1057,35 @@ impl Inner {
     }
 
     fn search(&self, req: SearchRequest, _start: Instant) -> Result<SearchResults> {
+        let idle = self.analyzers.lock().pop();
+        let mut analyzers = match idle {
+            Some(a) => a,
+            None => self.analyzer_template.lock().clone(),
+        };
+        let r = self.search_with(req, &mut analyzers);
+        let mut idle = self.analyzers.lock();
+        if idle.len() < 8 {
+            idle.push(analyzers);
+        }
+        r
+    }
+
+    fn search_with(
+        &self,
+        req: SearchRequest,
+        analyzers: &mut Vec<(TextAnalyzer, TextAnalyzer)>,
+    ) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let mut analyzers = self.analyzers.lock().clone();
         let mut c = Compiler {
             inner: self,
             searcher: &searcher,
-            analyzers: &mut analyzers,
+            analyzers,
             typos: req.typo_tolerance.unwrap_or(self.typos.enabled),
             as_you_type: req.as_you_type.unwrap_or(self.as_you_type),
             highlight_terms: vec![HashSet::new(); self.fields.text.len()],
             avg_lens: None,
+            norms: Vec::new(),
+            segment_ids: None,
         };
         let main = c.compile(&req.query.node, true)?;
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, main)];
@@ -1104,11 +1129,24 @@ impl Inner {
                 None => return Err(Error::UnknownField(f.clone())),
             }
         }
+        // a disjunction of words, by score, with nothing that needs every match: prune the top k
+        let prunable = matches!(sort, SortSpec::Score)
+            && facet_fields.is_empty()
+            && req.after.is_none()
+            && (*query).as_any().is::<WordsQuery>();
+        let mode = if prunable {
+            CollectMode::Pruned {
+                count: req.track_total,
+            }
+        } else {
+            CollectMode::Exhaustive
+        };
         let collector = HitCollector {
             k: req.offset.saturating_add(req.limit),
             sort,
             after: req.after.clone(),
             facets: facet_fields.clone(),
+            mode,
         };
         let harvest = searcher.search(&*query, &collector)?;
         let page: Vec<_> = harvest.top.into_iter().skip(req.offset).collect();
@@ -1188,6 +1226,7 @@ impl Inner {
         Ok(SearchResults {
             hits,
             total: harvest.total,
+            total_is_exact: mode != CollectMode::Pruned { count: false },
             facets,
             next,
             took: Duration::ZERO,
@@ -1350,6 +1389,9 @@ struct Compiler<'a> {
     /// Per text field: the terms the query matched, for highlighting.
     highlight_terms: Vec<HashSet<String>>,
     avg_lens: Option<Vec<f32>>,
+    /// Per text field: its norm table for this search.
+    norms: Vec<Option<Arc<[f32; 256]>>>,
+    segment_ids: Option<Arc<[SegmentId]>>,
 }
 
 impl Compiler<'_> {
@@ -1477,6 +1519,13 @@ impl Compiler<'_> {
                 }
                 for n in should {
                     clauses.push((Occur::Should, self.compile(n, scoring)?));
+                }
+                if must.is_empty() && filter.is_empty() && must_not.is_empty() {
+                    // a disjunction of words (a query string's plain terms): one query, so that
+                    // top-k searches over it can be pruned
+                    if let Some(q) = WordsQuery::merge(&clauses) {
+                        return Ok(Box::new(q));
+                    }
                 }
                 for n in filter {
                     let q = self.compile(n, false)?;
@@ -1662,11 +1711,6 @@ impl Compiler<'_> {
             .filter(|&i| self.inner.fields.text[i].analyzer.is_tokenized())
             .collect();
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
-        let occur = if require_all {
-            Occur::Must
-        } else {
-            Occur::Should
-        };
         // raw-analyzed text fields: the whole text is one exact term
         for &i in targets.iter().filter(|i| !tokenized.contains(i)) {
             let t = &self.inner.fields.text[i];
@@ -1679,28 +1723,32 @@ impl Compiler<'_> {
         if let Some(&first) = tokenized.first() {
             let words = tokens(&mut self.analyzers[first].1, text);
             let last = words.len().saturating_sub(1);
+            let mut any = Vec::new();
             for (k, w) in words.iter().enumerate() {
                 let is_prefix = match prefix {
                     PrefixMode::No => false,
                     PrefixMode::Always => true,
                     PrefixMode::AsYouType => self.as_you_type && k == last,
                 };
-                let q: Box<dyn TQuery> = match self.word(
-                    &w.text,
-                    &tokenized,
-                    typos && self.typos,
-                    is_prefix,
-                    scoring,
-                )? {
-                    Some(q) => Box::new(q),
-                    None => Box::new(EmptyQuery),
-                };
-                clauses.push((occur, q));
+                let plan =
+                    self.word(&w.text, &tokenized, typos && self.typos, is_prefix, scoring)?;
+                match (plan, require_all) {
+                    (Some(p), true) => {
+                        clauses.push((Occur::Must, Box::new(WordsQuery::new(vec![p]))));
+                    }
+                    (None, true) => clauses.push((Occur::Must, Box::new(EmptyQuery))),
+                    (Some(p), false) => any.push(p),
+                    (None, false) => {}
+                }
+            }
+            // the words of a disjunction are scored together, so that top-k searches can be pruned
+            if !any.is_empty() {
+                clauses.push((Occur::Should, Box::new(WordsQuery::new(any))));
             }
         }
         Ok(match clauses.len() {
             0 => Box::new(EmptyQuery),
-            1 if occur == Occur::Should || clauses[0].0 == Occur::Must => clauses
+            1 => clauses
                 .pop()
                 .map(|(_, q)| q)
                 .unwrap_or_else(|| Box::new(EmptyQuery)),
@@ -1716,7 +1764,7 @@ impl Compiler<'_> {
         typos: bool,
         prefix: bool,
         record: bool,
-    ) -> Result<Option<WordQuery>> {
+    ) -> Result<Option<WordPlan>> {
         let inner = self.inner;
         let cfg = &inner.typos;
         let max_typos = if typos { cfg.max_typos(surface) } else { 0 };
@@ -1861,18 +1909,27 @@ impl Compiler<'_> {
                 *g = penalty;
             }
         }
-        let avg = self.avg_lens()?;
         let n = self.searcher.num_docs();
         let k1 = inner.ranking.k1;
         let mut expansions = Vec::new();
         for (key, penalty) in groups {
             let mut df = 0u64;
             let mut terms = Vec::with_capacity(key.len());
+            let mut infos = Vec::with_capacity(key.len());
             for (slot, stem) in &key {
                 let f = inner.fields.text[targets[*slot]].field;
                 let term = Term::from_field_text(f, stem);
-                df = df.max(self.searcher.doc_freq(&term)?);
+                // one dictionary lookup per segment, kept for the scorers
+                let mut per_segment = Vec::with_capacity(self.searcher.segment_readers().len());
+                let mut term_df = 0u64;
+                for seg in self.searcher.segment_readers() {
+                    let info = seg.inverted_index(f)?.get_term_info(&term)?;
+                    term_df += info.as_ref().map_or(0, |i| u64::from(i.doc_freq));
+                    per_segment.push(info);
+                }
+                df = df.max(term_df);
                 terms.push((*slot, term));
+                infos.push(per_segment);
             }
             if df == 0 {
                 continue;
@@ -1884,29 +1941,62 @@ impl Compiler<'_> {
             }
             expansions.push(Expansion {
                 terms,
+                infos,
                 weight: penalty * idf(df, n) * (k1 + 1.0),
             });
         }
         if expansions.is_empty() {
             return Ok(None);
         }
-        let fields = targets
-            .iter()
-            .map(|&ti| {
-                let t = &inner.fields.text[ti];
-                ScoredField {
-                    field: t.field,
-                    boost: t.boost,
-                    avg_len: avg[ti],
-                }
-            })
-            .collect();
-        Ok(Some(WordQuery::new(WordPlan {
+        let mut fields = Vec::with_capacity(targets.len());
+        for &ti in targets {
+            fields.push(ScoredField {
+                field: inner.fields.text[ti].field,
+                norm: self.norm_table(ti)?,
+            });
+        }
+        Ok(Some(WordPlan {
             fields,
             expansions,
             k1,
-            b: inner.ranking.b,
-        })))
+            segments: self.segment_ids(),
+        }))
+    }
+
+    /// `boost / (1 − b + b · len / avg_len)` for each of the 256 field-norm codes of text field `ti`,
+    /// computed once per search.
+    fn norm_table(&mut self, ti: usize) -> Result<Arc<[f32; 256]>> {
+        if let Some(Some(t)) = self.norms.get(ti) {
+            return Ok(t.clone());
+        }
+        let avg = self.avg_lens()?[ti];
+        let avg = if avg > 0.0 { avg } else { 1.0 };
+        let b = self.inner.ranking.b;
+        let boost = self.inner.fields.text[ti].boost;
+        let mut table = [0f32; 256];
+        for (id, slot) in table.iter_mut().enumerate() {
+            let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
+            *slot = boost / (1.0 - b + b * len / avg);
+        }
+        let t = Arc::new(table);
+        if self.norms.len() <= ti {
+            self.norms.resize(ti + 1, None);
+        }
+        self.norms[ti] = Some(t.clone());
+        Ok(t)
+    }
+
+    /// The searcher's segments, in order (term lookups made while compiling are kept per segment).
+    fn segment_ids(&mut self) -> Arc<[SegmentId]> {
+        self.segment_ids
+            .get_or_insert_with(|| {
+                self.searcher
+                    .segment_readers()
+                    .iter()
+                    .map(|s| s.segment_id())
+                    .collect()
+            })
+            .clone()
     }
 
     fn phrase(

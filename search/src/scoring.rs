@@ -26,8 +26,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use tantivy::fieldnorm::FieldNormReader;
-use tantivy::postings::{Postings, SegmentPostings};
-use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::index::SegmentId;
+use tantivy::postings::{Postings, SegmentPostings, TermInfo};
+use tantivy::query::{EmptyQuery, EnableScoring, Explanation, Occur, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
@@ -114,8 +115,8 @@ pub(crate) fn idf(doc_freq: u64, num_docs: u64) -> f32 {
 #[derive(Debug, Clone)]
 pub(crate) struct ScoredField {
     pub field: Field,
-    pub boost: f32,
-    pub avg_len: f32,
+    /// By field-norm code: `boost / (1 − b + b · len / avg_len)`.
+    pub norm: Arc<[f32; 256]>,
 }
 
 /// One way a query word matches: a term per field, how much it counts, and its idf.
@@ -123,94 +124,140 @@ pub(crate) struct ScoredField {
 pub(crate) struct Expansion {
     /// `(index into fields, term)`.
     pub terms: Vec<(usize, Term)>,
+    /// Per term, per segment of the searcher the plan was made for: the term's dictionary entry.
+    pub infos: Vec<Vec<Option<TermInfo>>>,
     /// `penalty · idf · (k1 + 1)`.
     pub weight: f32,
 }
 
-/// Scores one query word over several fields: see the [module docs](self).
-#[derive(Clone)]
-pub(crate) struct WordQuery {
-    inner: Arc<WordPlan>,
-}
-
+/// One query word's scoring plan: its fields and its expansions (see the [module docs](self)).
 pub(crate) struct WordPlan {
     pub fields: Vec<ScoredField>,
     pub expansions: Vec<Expansion>,
     pub k1: f32,
-    pub b: f32,
+    /// The segments `Expansion::infos` refer to.
+    pub segments: Arc<[SegmentId]>,
 }
 
-impl WordQuery {
-    pub(crate) fn new(plan: WordPlan) -> Self {
-        WordQuery {
-            inner: Arc::new(plan),
+impl WordPlan {
+    /// The dictionary entry of term `t` of expansion `e` in `reader`'s segment: the one found when the
+    /// plan was made, when it was made for this segment, else looked up.
+    fn term_info(
+        &self,
+        e: usize,
+        t: usize,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Option<TermInfo>> {
+        let exp = &self.expansions[e];
+        let seg = reader.segment_id();
+        if let Some(ord) = self.segments.iter().position(|s| *s == seg) {
+            if let Some(info) = exp.infos.get(t).and_then(|i| i.get(ord)) {
+                return Ok(info.clone());
+            }
         }
+        let (fi, term) = &exp.terms[t];
+        Ok(reader
+            .inverted_index(self.fields[*fi].field)?
+            .get_term_info(term)?)
     }
 }
 
-impl fmt::Debug for WordQuery {
+/// Query words combined as a disjunction: a document matches when any word does and scores the sum of
+/// its words' scores, added in word order.
+///
+/// A top-k search over it ([`Weight::for_each_pruning`]) is pruned with MaxScore: each word's score is
+/// bounded by its best expansion's weight (`penalty · idf · (k1 + 1)`, since `tf / (k1 + tf) < 1`), words
+/// are sorted by bound, and the low-bound words whose bounds together cannot lift a document above the
+/// current k-th best score are only probed for documents found through the other words. Documents that
+/// reach the callback get the same score, added in the same order, as in the exhaustive [`Scorer`],
+/// so the pruned and exhaustive top k are identical.
+#[derive(Clone)]
+pub(crate) struct WordsQuery {
+    words: Vec<Arc<WordPlan>>,
+}
+
+impl WordsQuery {
+    pub(crate) fn new(words: Vec<WordPlan>) -> Self {
+        WordsQuery {
+            words: words.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    /// The `Should` clauses of a boolean query as one disjunction (the same matches and scores),
+    /// when every clause is a disjunction of words or matches nothing.
+    pub(crate) fn merge(clauses: &[(Occur, Box<dyn Query>)]) -> Option<WordsQuery> {
+        let mut words = Vec::new();
+        for (occur, q) in clauses {
+            if *occur != Occur::Should {
+                return None;
+            }
+            let q: &dyn Query = &**q;
+            if let Some(w) = q.as_any().downcast_ref::<WordsQuery>() {
+                words.extend(w.words.iter().cloned());
+            } else if !q.as_any().is::<EmptyQuery>() {
+                return None;
+            }
+        }
+        (!words.is_empty()).then_some(WordsQuery { words })
+    }
+}
+
+impl fmt::Debug for WordsQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WordQuery")
-            .field("expansions", &self.inner.expansions.len())
+        f.debug_struct("WordsQuery")
+            .field("words", &self.words.len())
             .finish()
     }
 }
 
-impl Query for WordQuery {
+impl Query for WordsQuery {
     fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(WordWeight {
-            plan: self.inner.clone(),
+        Ok(Box::new(WordsWeight {
+            words: self.words.clone(),
         }))
     }
 
     fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
-        for e in &self.inner.expansions {
-            for (_, t) in &e.terms {
-                visitor(t, false);
+        for w in self.words.iter() {
+            for e in &w.expansions {
+                for (_, t) in &e.terms {
+                    visitor(t, false);
+                }
             }
         }
     }
 }
 
-struct WordWeight {
-    plan: Arc<WordPlan>,
+struct WordsWeight {
+    words: Vec<Arc<WordPlan>>,
 }
 
-impl WordWeight {
-    fn word_scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<WordScorer> {
-        let plan = &self.plan;
-        let mut norms = Vec::with_capacity(plan.fields.len());
-        for f in &plan.fields {
-            let reader_norms = reader.get_fieldnorms_reader(f.field)?;
-            let mut table = [0f32; 256];
-            for (id, slot) in table.iter_mut().enumerate() {
-                let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
-                let avg = if f.avg_len > 0.0 { f.avg_len } else { 1.0 };
-                *slot = f.boost / (1.0 - plan.b + plan.b * len / avg);
-            }
-            norms.push((reader_norms, table));
-        }
-        let mut postings = Vec::new();
-        for (e, exp) in plan.expansions.iter().enumerate() {
-            for (fi, term) in &exp.terms {
-                let inv = reader.inverted_index(plan.fields[*fi].field)?;
-                if let Some(p) = inv.read_postings(term, IndexRecordOption::WithFreqs)? {
-                    if p.doc() != TERMINATED {
-                        postings.push(Post {
-                            exp: e,
-                            field: *fi,
-                            p,
-                        });
-                    }
-                }
+/// A relative margin on score bounds, so that float rounding never prunes a document that the
+/// exhaustive scorer would keep.
+const BOUND_MARGIN: f32 = 1.0 + 1e-5;
+
+impl WordsWeight {
+    /// The scorers of the words that occur in this segment, in word order.
+    fn word_scorers(
+        &self,
+        reader: &SegmentReader,
+        boost: Score,
+    ) -> tantivy::Result<Vec<WordScorer>> {
+        let mut out = Vec::with_capacity(self.words.len());
+        let mut norm_readers = Vec::new();
+        for plan in self.words.iter() {
+            let s = word_scorer(plan, reader, boost, &mut norm_readers)?;
+            if s.doc != TERMINATED {
+                out.push(s);
             }
         }
-        let mut s = WordScorer {
-            postings,
-            norms,
-            weights: plan.expansions.iter().map(|e| e.weight * boost).collect(),
-            tf: vec![0.0; plan.expansions.len()],
-            k1: plan.k1,
+        Ok(out)
+    }
+
+    fn union(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<WordsScorer> {
+        let words = self.word_scorers(reader, boost)?;
+        let mut s = WordsScorer {
+            words,
             doc: TERMINATED,
         };
         s.doc = s.min_doc();
@@ -218,20 +265,261 @@ impl WordWeight {
     }
 }
 
-impl Weight for WordWeight {
+impl Weight for WordsWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        Ok(Box::new(self.word_scorer(reader, boost)?))
+        Ok(Box::new(self.union(reader, boost)?))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let mut s = self.word_scorer(reader, 1.0)?;
+        let mut s = self.union(reader, 1.0)?;
         if s.seek(doc) != doc {
             return Err(tantivy::TantivyError::InvalidArgument(format!(
                 "document {doc} does not match"
             )));
         }
-        Ok(Explanation::new("BM25F word score", s.score()))
+        Ok(Explanation::new("BM25F words score", s.score()))
     }
+
+    /// Counts matching documents from the doc ids alone (no frequencies, no scores): a bitset union of
+    /// the postings.
+    fn count(&self, reader: &SegmentReader) -> tantivy::Result<u32> {
+        let max = reader.max_doc() as usize;
+        let mut bits = vec![0u64; max.div_ceil(64)];
+        for plan in self.words.iter() {
+            for (ei, e) in plan.expansions.iter().enumerate() {
+                for (t, (fi, _)) in e.terms.iter().enumerate() {
+                    let Some(info) = plan.term_info(ei, t, reader)? else {
+                        continue;
+                    };
+                    let inv = reader.inverted_index(plan.fields[*fi].field)?;
+                    let mut b =
+                        inv.read_block_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+                    loop {
+                        let docs = b.docs();
+                        if docs.is_empty() {
+                            break;
+                        }
+                        for &d in docs {
+                            if let Some(w) = bits.get_mut(d as usize >> 6) {
+                                *w |= 1u64 << (d & 63);
+                            }
+                        }
+                        b.advance();
+                    }
+                }
+            }
+        }
+        let n = match reader.alive_bitset() {
+            None => bits.iter().map(|w| w.count_ones()).sum(),
+            Some(alive) => {
+                let mut n = 0u32;
+                for (i, &w) in bits.iter().enumerate() {
+                    let mut w = w;
+                    while w != 0 {
+                        let d = (i as u32) * 64 + w.trailing_zeros();
+                        n += u32::from(alive.is_alive(d));
+                        w &= w - 1;
+                    }
+                }
+                n
+            }
+        };
+        Ok(n)
+    }
+
+    fn for_each_pruning(
+        &self,
+        mut threshold: Score,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(DocId, Score) -> Score,
+    ) -> tantivy::Result<()> {
+        let mut ws = self.word_scorers(reader, 1.0)?;
+        let n = ws.len();
+        if n == 0 {
+            return Ok(());
+        }
+        // words by bound, lowest first; cum[j] bounds the score a document gets from order[..=j]
+        let bounds: Vec<f32> = ws.iter().map(WordScorer::max_score).collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]));
+        let mut cum = Vec::with_capacity(n);
+        let mut acc = 0f32;
+        for &i in &order {
+            acc += bounds[i];
+            cum.push(acc * BOUND_MARGIN);
+        }
+        // order[first..] are the essential words: a document none of them match cannot beat threshold
+        let essential_from =
+            |threshold: Score| cum.iter().position(|&c| c > threshold).unwrap_or(n);
+        let mut first = essential_from(threshold);
+        let mut scores = vec![0f32; n];
+        while first < n {
+            let mut doc = TERMINATED;
+            for &i in &order[first..] {
+                doc = doc.min(ws[i].doc);
+            }
+            if doc == TERMINATED {
+                break;
+            }
+            let mut partial = 0f32;
+            for &i in &order[first..] {
+                if ws[i].doc == doc {
+                    let s = ws[i].score();
+                    scores[i] = s;
+                    partial += s;
+                }
+            }
+            // probe the other words, highest bound first, while the document can still make it
+            let mut viable = true;
+            for j in (0..first).rev() {
+                if partial * BOUND_MARGIN + cum[j] <= threshold {
+                    viable = false;
+                    break;
+                }
+                let w = &mut ws[order[j]];
+                if w.doc < doc {
+                    w.seek(doc);
+                }
+                if w.doc == doc {
+                    let s = w.score();
+                    scores[order[j]] = s;
+                    partial += s;
+                }
+            }
+            if viable {
+                // the same sum, in the same order, as WordsScorer::score
+                let mut total = 0f32;
+                for (w, s) in ws.iter().zip(&scores) {
+                    if w.doc == doc {
+                        total += s;
+                    }
+                }
+                if total > threshold {
+                    threshold = callback(doc, total);
+                    first = first.max(essential_from(threshold));
+                }
+            }
+            scores.iter_mut().for_each(|s| *s = 0.0);
+            for &i in &order[first..] {
+                if ws[i].doc == doc {
+                    ws[i].advance();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exhaustive disjunction of word scorers.
+struct WordsScorer {
+    words: Vec<WordScorer>,
+    doc: DocId,
+}
+
+impl WordsScorer {
+    fn min_doc(&self) -> DocId {
+        self.words.iter().map(|w| w.doc).min().unwrap_or(TERMINATED)
+    }
+}
+
+impl DocSet for WordsScorer {
+    fn advance(&mut self) -> DocId {
+        let cur = self.doc;
+        if cur == TERMINATED {
+            return TERMINATED;
+        }
+        for w in &mut self.words {
+            if w.doc == cur {
+                w.advance();
+            }
+        }
+        self.doc = self.min_doc();
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc >= target {
+            return self.doc;
+        }
+        for w in &mut self.words {
+            if w.doc < target {
+                w.seek(target);
+            }
+        }
+        self.doc = self.min_doc();
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.words
+            .iter()
+            .map(DocSet::size_hint)
+            .fold(0u32, u32::saturating_add)
+    }
+}
+
+impl Scorer for WordsScorer {
+    fn score(&mut self) -> Score {
+        let doc = self.doc;
+        let mut total = 0f32;
+        for w in &mut self.words {
+            if w.doc == doc {
+                total += w.score();
+            }
+        }
+        total
+    }
+}
+
+fn word_scorer(
+    plan: &WordPlan,
+    reader: &SegmentReader,
+    boost: Score,
+    norm_readers: &mut Vec<(Field, FieldNormReader)>,
+) -> tantivy::Result<WordScorer> {
+    let mut norms = Vec::with_capacity(plan.fields.len());
+    for f in &plan.fields {
+        let r = match norm_readers.iter().find(|(field, _)| *field == f.field) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = reader.get_fieldnorms_reader(f.field)?;
+                norm_readers.push((f.field, r.clone()));
+                r
+            }
+        };
+        norms.push((r, f.norm.clone()));
+    }
+    let mut postings = Vec::new();
+    for (e, exp) in plan.expansions.iter().enumerate() {
+        for (t, (fi, _)) in exp.terms.iter().enumerate() {
+            let Some(info) = plan.term_info(e, t, reader)? else {
+                continue;
+            };
+            let inv = reader.inverted_index(plan.fields[*fi].field)?;
+            let p = inv.read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+            if p.doc() != TERMINATED {
+                postings.push(Post {
+                    exp: e,
+                    field: *fi,
+                    p,
+                });
+            }
+        }
+    }
+    let mut s = WordScorer {
+        postings,
+        norms,
+        weights: plan.expansions.iter().map(|e| e.weight * boost).collect(),
+        tf: vec![0.0; plan.expansions.len()],
+        k1: plan.k1,
+        doc: TERMINATED,
+    };
+    s.doc = s.min_doc();
+    Ok(s)
 }
 
 struct Post {
@@ -240,9 +528,10 @@ struct Post {
     p: SegmentPostings,
 }
 
+/// One word in one segment: the union of its expansions' postings over the fields.
 struct WordScorer {
     postings: Vec<Post>,
-    norms: Vec<(FieldNormReader, [f32; 256])>,
+    norms: Vec<(FieldNormReader, Arc<[f32; 256]>)>,
     weights: Vec<f32>,
     tf: Vec<f32>,
     k1: f32,
@@ -256,6 +545,11 @@ impl WordScorer {
             .map(|p| p.p.doc())
             .min()
             .unwrap_or(TERMINATED)
+    }
+
+    /// An upper bound of [`score`](Scorer::score): `tf / (k1 + tf) < 1`.
+    fn max_score(&self) -> f32 {
+        self.weights.iter().copied().fold(0f32, f32::max)
     }
 }
 
@@ -304,6 +598,17 @@ impl Scorer for WordScorer {
         let doc = self.doc;
         if doc == TERMINATED {
             return 0.0;
+        }
+        if self.postings.len() == 1 {
+            // the common case of one expansion in one field: no accumulation
+            let p = &self.postings[0];
+            let (reader, table) = &self.norms[p.field];
+            let tf = table[reader.fieldnorm_id(doc) as usize] * p.p.term_freq() as f32;
+            return if tf > 0.0 {
+                self.weights[p.exp] * tf / (self.k1 + tf)
+            } else {
+                0.0
+            };
         }
         for t in &mut self.tf {
             *t = 0.0;

@@ -95,6 +95,7 @@ pub struct SearchRequest {
     pub(crate) typo_tolerance: Option<bool>,
     pub(crate) as_you_type: Option<bool>,
     pub(crate) with_docs: bool,
+    pub(crate) track_total: bool,
 }
 
 impl SearchRequest {
@@ -113,6 +114,7 @@ impl SearchRequest {
             typo_tolerance: None,
             as_you_type: None,
             with_docs: true,
+            track_total: true,
         }
     }
 
@@ -192,6 +194,33 @@ impl SearchRequest {
     /// returned).
     pub fn with_documents(mut self, on: bool) -> Self {
         self.with_docs = on;
+        self
+    }
+
+    /// Whether [`SearchResults::total`] counts every matching document (default true), as
+    /// Elasticsearch's `track_total_hits`.
+    ///
+    /// Off, a search by relevance may skip documents that cannot reach the requested page (top-k
+    /// pruning over the query words), so it is faster; `total` is then a lower bound and
+    /// [`SearchResults::total_is_exact`] is false. The hits are the same either way. Searches with
+    /// facets, a field sort or a cursor always count exactly.
+    ///
+    /// ```
+    /// use ember_search::{Document, Schema, SearchIndex, SearchRequest};
+    /// let schema = Schema::builder().id("id").text("title").build().unwrap();
+    /// let index = SearchIndex::builder(schema).build().unwrap();
+    /// for (id, title) in [("1", "red shoes"), ("2", "red hat"), ("3", "blue shoes")] {
+    ///     index.upsert(Document::new().with("id", id).with("title", title)).unwrap();
+    /// }
+    /// index.refresh().unwrap();
+    /// let exact = index.search(SearchRequest::new("red shoes")).unwrap();
+    /// assert_eq!((exact.total, exact.total_is_exact), (3, true));
+    /// let fast = index.search(SearchRequest::new("red shoes").limit(1).track_total_hits(false)).unwrap();
+    /// assert_eq!(fast.hits[0].id, exact.hits[0].id);
+    /// assert!(fast.total >= 1 && fast.total <= 3);
+    /// ```
+    pub fn track_total_hits(mut self, on: bool) -> Self {
+        self.track_total = on;
         self
     }
 }
@@ -295,8 +324,11 @@ pub struct Hit {
 pub struct SearchResults {
     /// The requested page of hits.
     pub hits: Vec<Hit>,
-    /// How many documents match in total (before paging; after `search_after` when one is given).
+    /// How many documents match in total (before paging; after `search_after` when one is given). A
+    /// lower bound when [`total_is_exact`](Self::total_is_exact) is false.
     pub total: u64,
+    /// Whether `total` is the exact count (see [`SearchRequest::track_total_hits`]).
+    pub total_is_exact: bool,
     /// Value counts per requested facet field, most frequent first (ties by value).
     pub facets: BTreeMap<String, Vec<(String, u64)>>,
     /// The cursor to pass to [`SearchRequest::search_after`] for the next page (`None` when this page

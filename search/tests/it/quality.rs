@@ -45,6 +45,21 @@ fn scifact_quality_targets() {
     }
     eprintln!("prefix after {:?}", clock.now() - t0);
 
+    // top-k pruning (MaxScore) returns exactly what scoring every match returns
+    let mut checked = 0;
+    for (queries, typos, prefix, limit) in [
+        (&coll.queries, true, false, 10),
+        (&coll.queries, false, false, 100),
+        (&typod, true, false, 10),
+        (&coll.queries, true, true, 10),
+    ] {
+        checked += pruned_equals_exhaustive(&index, queries, typos, prefix, limit);
+    }
+    eprintln!(
+        "pruned == exhaustive on {checked} queries, after {:?}",
+        clock.now() - t0
+    );
+
     // turning typo tolerance on does not lower clean-query quality
     let off = ir::evaluate(&index, &coll, &coll.queries, false).unwrap();
     eprintln!("clean, typo tolerance off: {off:?}");
@@ -54,4 +69,70 @@ fn scifact_quality_targets() {
         clean.ndcg10,
         off.ndcg10
     );
+}
+
+/// Runs each query pruned (no exact total), pruned with the exact total, and exhaustively (a no-op
+/// filter turns pruning off), and checks the same hits with bit-identical scores, and the same total.
+fn pruned_equals_exhaustive(
+    index: &ember_search::SearchIndex,
+    queries: &[(String, String)],
+    typos: bool,
+    prefix: bool,
+    limit: usize,
+) -> usize {
+    use ember_search::{Query, SearchRequest};
+    let request = |text: &str| {
+        // as you type: the query string syntax (its last word is a prefix); else plain text
+        let r = if prefix {
+            SearchRequest::new(text)
+        } else {
+            SearchRequest::new(Query::text(text))
+        };
+        r.typo_tolerance(typos)
+            .as_you_type(prefix)
+            .limit(limit)
+            .with_documents(false)
+    };
+    let key = |r: &ember_search::SearchResults| -> Vec<(String, u32)> {
+        r.hits
+            .iter()
+            .map(|h| (h.id.clone(), h.score.to_bits()))
+            .collect()
+    };
+    let (mut n, mut pruned) = (0, 0);
+    // every other query keeps the debug-build test short
+    for (qid, text) in queries.iter().step_by(2) {
+        let Ok(full) = index.search(request(text).filter(Query::all())) else {
+            assert!(prefix, "query {qid} failed");
+            continue; // not a valid query string
+        };
+        assert!(full.total_is_exact);
+        let fast = index.search(request(text).track_total_hits(false)).unwrap();
+        let counted = index.search(request(text)).unwrap();
+        assert!(counted.total_is_exact);
+        assert_eq!(counted.total, full.total, "query {qid}: total");
+        if fast.total_is_exact {
+            assert_eq!(fast.total, full.total, "query {qid}: total");
+        } else {
+            pruned += 1;
+            assert!(fast.total <= full.total && fast.total >= fast.hits.len() as u64);
+        }
+        assert_eq!(
+            key(&fast),
+            key(&full),
+            "query {qid} {text:?}: pruned hits differ"
+        );
+        assert_eq!(
+            key(&counted),
+            key(&full),
+            "query {qid} {text:?}: pruned hits differ"
+        );
+        n += 1;
+    }
+    // nearly every query here is a disjunction of words, which is pruned
+    assert!(
+        pruned * 10 >= n * 9,
+        "only {pruned} of {n} queries were pruned"
+    );
+    n
 }

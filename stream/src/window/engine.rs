@@ -473,9 +473,10 @@ fn schedule<K: Clone>(
 // ---------------------------------------------------------------------------------------------
 // Session windows.
 //
-// Per-key state lives in a slab (reused entries keep their allocations) found through a key index;
-// timers are a calendar queue of (due, slab index, generation), so a timer needs neither a key clone nor
-// a hash lookup, and stale ones are recognised by generation and due time.
+// Per-key state lives in a slab of cache-line entries (key, sessions, timer state; reused entries keep
+// their allocations) found through an index of slab slots hashed by the key the slab holds; timers
+// are a calendar queue of (due, slab index, generation), so a timer needs neither a key clone nor a
+// hash lookup, and stale ones are recognised by generation and due time.
 
 struct Sess<A> {
     start: u64,

@@ -1,11 +1,13 @@
 //! A priority queue for event-time timers: a calendar of time buckets sorted on demand.
 //!
 //! Timers are only ever set at or after the current watermark and popped when the watermark passes
-//! them. Entries go unsorted into the bucket of their time (`key >> shift`, buckets in a small
-//! ordered map); a bucket is sorted once, when the watermark reaches it, and then drained from the
-//! end. Entries that arrive for a bucket already sorted go to a small binary heap beside it. A push
-//! is one map lookup and a `Vec::push`; each entry is sorted once: far fewer instructions than a
-//! binary or radix heap for the session engine, where every key re-arms its timer often.
+//! them. Entries go unsorted into the bucket of their time (`key >> shift`): buckets close ahead live
+//! in a ring of reused vectors (one index computation per push), further ones in an ordered map until
+//! the ring reaches them. A bucket is sorted once, when the watermark reaches it — by counting over
+//! the low bits of its keys — and then drained from the end. Entries that arrive for a bucket already
+//! sorted go to a small binary heap beside it. Each entry is pushed with a `Vec::push` and sorted
+//! once in linear time: far fewer instructions than a binary or radix heap for the session engine,
+//! where every key re-arms its timer often.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};

@@ -745,8 +745,8 @@ impl<K: Hash + Eq + Clone, V, A: Aggregator<V>> WindowerBuilder<K, V, A> {
     /// Validates the configuration and builds the operator.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a zero size, gap, count, partition count, early-firing count or
-    /// interval, or idle timeout, or a hopping advance larger than the size;
+    /// [`Error::InvalidConfig`] for a zero size, gap, count, count-window slide, partition count,
+    /// early-firing count or interval, or idle timeout, or a hopping advance larger than the size;
     /// [`Error::MergeRequired`] for session windows with an aggregator that cannot merge.
     pub fn build(self) -> Result<Windower<K, V, A>> {
         self.windows.validate()?;

@@ -111,6 +111,7 @@ pub(crate) struct Plain<T> {
 }
 
 impl<T> Plain<T> {
+    #[inline]
     fn into_entry(self) -> Entry<T> {
         Entry {
             id: self.seq,
@@ -888,6 +889,7 @@ impl<T> Consumer<T> {
     }
 
     /// Leases `entry`, just taken from the visible messages (or, in `no_ack` mode, removes it).
+    #[inline]
     fn lease_entry(
         &mut self,
         inner: &Inner<T>,
@@ -1123,15 +1125,19 @@ impl<T> Consumer<T> {
         if inner.config.no_ack {
             return Err(Error::NoAck);
         }
-        // The checks of `check`, with one slot lookup.
-        let entry = (r.queue == inner.uid)
-            .then(|| self.leases.take(r.slot, r.lease))
-            .flatten()
-            .ok_or(Error::StaleReceipt(r.id))?;
+        // The checks of `check`, with one slot lookup; the message is dropped where it lies.
+        let group = if r.queue == inner.uid {
+            self.leases.end(r.slot, r.lease)
+        } else {
+            None
+        };
+        let Some(group) = group else {
+            return Err(Error::StaleReceipt(r.id));
+        };
         self.acks += 1;
         inner.count_removed();
         wake.space = true;
-        if let Some(group) = &entry.group {
+        if let Some(group) = &group {
             self.advance_group(group, now, wake);
         }
         self.wake_if_drained(inner, wake);

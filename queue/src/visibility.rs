@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
-use crate::message::Entry;
+use crate::message::{Entry, GroupId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Deadline {
@@ -54,6 +54,7 @@ impl<T> Leases<T> {
     }
 
     /// Leases `entry` until `deadline`; returns `(slot, lease)`.
+    #[inline]
     pub(crate) fn insert(&mut self, entry: Entry<T>, deadline: Instant) -> (u32, u64) {
         let lease = self.next_lease;
         self.next_lease += 1;
@@ -107,6 +108,19 @@ impl<T> Leases<T> {
         self.live -= 1;
         self.trim();
         entry
+    }
+
+    /// Ends a live lease and drops its message in place (an ack); returns the message's group.
+    #[inline]
+    pub(crate) fn end(&mut self, slot: u32, lease: u64) -> Option<Option<GroupId>> {
+        self.slot(slot, lease)?;
+        let s = &mut self.slots[slot as usize];
+        let group = s.entry.as_mut().and_then(|e| e.group.take());
+        s.entry = None;
+        self.free.push(slot);
+        self.live -= 1;
+        self.trim();
+        Some(group)
     }
 
     /// Moves a live lease's deadline.

@@ -496,7 +496,9 @@ fn sigkill_keeps_every_read_of_a_work_group_pending_until_acked() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = 0;
+        let (mut lines, mut killed) = (0, false);
+        // Read to the end of the pipe even after the kill: the child may have gone on (and started
+        // an ack) after the line that triggered the kill, and what it printed is still in the pipe.
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let Ok(line) = line else { break };
             let tags = [
@@ -514,9 +516,9 @@ fn sigkill_keeps_every_read_of_a_work_group_pending_until_acked() {
                     lines += 1;
                 }
             }
-            if lines >= kill_after {
+            if lines >= kill_after && !killed {
                 child.kill().unwrap(); // SIGKILL
-                break;
+                killed = true;
             }
         }
         assert!(!child.wait().unwrap().success(), "the child was killed");

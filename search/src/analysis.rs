@@ -21,9 +21,11 @@
 //! assert_eq!(Analyzer::raw().terms("SKU-42 x"), ["SKU-42 x"]);
 //! ```
 
+use std::hash::{BuildHasherDefault, Hasher};
+
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, TokenStream,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 pub use tantivy::tokenizer::Language;
@@ -177,6 +179,15 @@ impl Analyzer {
 
     /// Builds the tantivy analyzer.
     pub(crate) fn build(&self) -> TextAnalyzer {
+        self.build_with(false)
+    }
+
+    /// Builds the tantivy analyzer, followed by [`DistinctWords`] for an analyzer without stemming.
+    fn build_distinct(&self) -> TextAnalyzer {
+        self.build_with(true)
+    }
+
+    fn build_with(&self, distinct: bool) -> TextAnalyzer {
         match *self {
             Analyzer::Raw => TextAnalyzer::builder(RawTokenizer::default()).build(),
             Analyzer::Simple => TextAnalyzer::builder(SimpleTokenizer::default())
@@ -198,10 +209,15 @@ impl Analyzer {
                     .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
                     .filter(LowerCaser)
                     .filter(AsciiFoldingFilter);
+                let stem = CachedStemmer(language);
                 match (stop, stemming) {
-                    (Some(stop), true) => base.filter(stop).filter(Stemmer::new(language)).build(),
+                    (Some(stop), true) => base.filter(stop).filter(stem).build(),
+                    (Some(stop), false) if distinct => {
+                        base.filter(stop).filter(DistinctWords).build()
+                    }
                     (Some(stop), false) => base.filter(stop).build(),
-                    (None, true) => base.filter(Stemmer::new(language)).build(),
+                    (None, true) => base.filter(stem).build(),
+                    (None, false) if distinct => base.filter(DistinctWords).build(),
                     (None, false) => base.build(),
                 }
             }
@@ -209,12 +225,297 @@ impl Analyzer {
     }
 
     /// Registers this analyzer and its words companion with `manager`.
+    ///
+    /// The companion field only records which documents hold a word (no frequencies, no positions, no
+    /// norms), so it is indexed through [`DistinctWords`]: a word repeated in a value is indexed once,
+    /// which gives the same index for less work.
     pub(crate) fn register(&self, manager: &tantivy::tokenizer::TokenizerManager) {
         manager.register(&self.name(), self.build());
         if self.is_tokenized() {
             let words = self.words_analyzer();
-            manager.register(&words.name(), words.build());
+            if words.name() != self.name() {
+                manager.register(&words.name(), words.build_distinct());
+            }
         }
+    }
+}
+
+/// A fast hash for short words (the multiply-rotate hash of rustc's `FxHasher`), for the stem cache.
+#[derive(Default, Clone, Copy)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A word of up to 23 bytes, inline: its bytes, zero padded, and its length in the last byte (so a cache
+/// lookup reads one table slot, not two heap strings).
+type Inline = [u8; 24];
+
+fn inline(word: &str) -> Option<Inline> {
+    let b = word.as_bytes();
+    if b.len() >= 24 {
+        return None;
+    }
+    let mut k = [0u8; 24];
+    k[..b.len()].copy_from_slice(b);
+    k[23] = b.len() as u8;
+    Some(k)
+}
+
+fn inline_str(k: &Inline) -> &str {
+    std::str::from_utf8(&k[..usize::from(k[23]).min(23)]).unwrap_or_default()
+}
+
+/// Slots of the stem cache: direct mapped by hash, small enough to stay in the CPU's cache (frequent
+/// words keep their slot; a rare word that collides simply takes it).
+const STEM_SLOTS: usize = 4096;
+
+/// The stem cache: `(word, stem)` per slot.
+#[derive(Default)]
+struct StemCache {
+    slots: Vec<(Inline, Inline)>,
+}
+
+impl StemCache {
+    fn slot(k: &Inline) -> usize {
+        let mut h = WordHasher::default();
+        for c in k.chunks_exact(8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            h.add(u64::from_le_bytes(b));
+        }
+        (h.finish() >> 32) as usize & (STEM_SLOTS - 1)
+    }
+
+    fn get(&self, k: &Inline) -> Option<&Inline> {
+        let (key, stem) = self.slots.get(Self::slot(k))?;
+        (key == k).then_some(stem)
+    }
+
+    fn insert(&mut self, k: Inline, stem: Inline) {
+        if self.slots.is_empty() {
+            self.slots = vec![([0u8; 24], [0u8; 24]); STEM_SLOTS];
+        }
+        let i = Self::slot(&k);
+        self.slots[i] = (k, stem);
+    }
+}
+
+/// The Snowball stemmer with a cache of the words it has stemmed: the same stems as tantivy's
+/// [`Stemmer`], computed once per distinct word (a text repeats its words; a hash lookup is several
+/// times cheaper than running the stemmer). The cache belongs to one analyzer instance and starts
+/// empty in each clone, so indexing threads share nothing.
+#[derive(Clone, Copy)]
+struct CachedStemmer(Language);
+
+impl TokenFilter for CachedStemmer {
+    type Tokenizer<T: Tokenizer> = CachedStemmerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> CachedStemmerFilter<T> {
+        CachedStemmerFilter {
+            inner: tokenizer,
+            language: self.0,
+            stemmer: stemmer(self.0),
+            cache: StemCache::default(),
+        }
+    }
+}
+
+fn stemmer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(language))
+        .build()
+}
+
+struct CachedStemmerFilter<T> {
+    inner: T,
+    language: Language,
+    stemmer: TextAnalyzer,
+    cache: StemCache,
+}
+
+impl<T: Clone> Clone for CachedStemmerFilter<T> {
+    fn clone(&self) -> Self {
+        CachedStemmerFilter {
+            inner: self.inner.clone(),
+            language: self.language,
+            stemmer: stemmer(self.language),
+            cache: StemCache::default(),
+        }
+    }
+}
+
+impl<T: Tokenizer> Tokenizer for CachedStemmerFilter<T> {
+    type TokenStream<'a> = CachedStemmerStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        CachedStemmerStream {
+            tail: self.inner.token_stream(text),
+            stemmer: &mut self.stemmer,
+            cache: &mut self.cache,
+        }
+    }
+}
+
+struct CachedStemmerStream<'a, S> {
+    tail: S,
+    stemmer: &'a mut TextAnalyzer,
+    cache: &'a mut StemCache,
+}
+
+impl<S: TokenStream> TokenStream for CachedStemmerStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        let key = inline(&token.text);
+        if let Some(stem) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            token.text.clear();
+            token.text.push_str(inline_str(stem));
+            return true;
+        }
+        let stem = {
+            let mut one = self.stemmer.token_stream(&token.text);
+            if one.advance() {
+                one.token().text.clone()
+            } else {
+                token.text.clone()
+            }
+        };
+        if let (Some(k), Some(v)) = (key, inline(&stem)) {
+            self.cache.insert(k, v);
+        }
+        token.text = stem;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+/// Drops the tokens already seen in the same value (compared by a 64-bit hash of their text), for
+/// fields that record no frequencies or positions.
+#[derive(Clone, Copy)]
+struct DistinctWords;
+
+/// Hashes that are already well mixed, used as their own hash.
+#[derive(Default, Clone, Copy)]
+struct SeenHasher(u64);
+
+impl Hasher for SeenHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Seen = std::collections::HashSet<u64, BuildHasherDefault<SeenHasher>>;
+
+impl TokenFilter for DistinctWords {
+    type Tokenizer<T: Tokenizer> = DistinctWordsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> DistinctWordsFilter<T> {
+        DistinctWordsFilter {
+            inner: tokenizer,
+            seen: Seen::default(),
+        }
+    }
+}
+
+struct DistinctWordsFilter<T> {
+    inner: T,
+    seen: Seen,
+}
+
+impl<T: Clone> Clone for DistinctWordsFilter<T> {
+    fn clone(&self) -> Self {
+        DistinctWordsFilter {
+            inner: self.inner.clone(),
+            seen: Seen::default(),
+        }
+    }
+}
+
+impl<T: Tokenizer> Tokenizer for DistinctWordsFilter<T> {
+    type TokenStream<'a> = DistinctWordsStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        self.seen.clear();
+        DistinctWordsStream {
+            tail: self.inner.token_stream(text),
+            seen: &mut self.seen,
+        }
+    }
+}
+
+struct DistinctWordsStream<'a, S> {
+    tail: S,
+    seen: &'a mut Seen,
+}
+
+impl<S: TokenStream> TokenStream for DistinctWordsStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        while self.tail.advance() {
+            let mut h = WordHasher::default();
+            h.write(self.tail.token().text.as_bytes());
+            // the length too, so that words differing only in trailing zero bytes differ
+            h.add(self.tail.token().text.len() as u64);
+            if self.seen.insert(h.finish()) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
     }
 }
 
@@ -280,6 +581,42 @@ mod tests {
         .collect();
         assert_eq!(names.len(), 6);
         assert_eq!(Analyzer::english().words_name(), "ember_english_s");
+    }
+
+    #[test]
+    fn cached_stems_equal_the_stemmer() {
+        // the same stems as tantivy's Stemmer, on first sight and from the cache
+        for language in [Language::English, Language::French, Language::German] {
+            let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .filter(Stemmer::new(language))
+                .build();
+            let mut cached = TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .filter(CachedStemmer(language))
+                .build();
+            let text =
+                "Running runners ran; the runner runs generously, générosité Häuser runs Running";
+            let want = tokens(&mut plain, text);
+            assert_eq!(tokens(&mut cached, text), want);
+            assert_eq!(tokens(&mut cached, text), want);
+            assert_eq!(tokens(&mut cached.clone(), text), want);
+        }
+    }
+
+    #[test]
+    fn distinct_words_keeps_first_occurrences() {
+        let mut a = Analyzer::english().words_analyzer().build_distinct();
+        let terms = |a: &mut TextAnalyzer, text: &str| -> Vec<String> {
+            tokens(a, text).into_iter().map(|t| t.text).collect()
+        };
+        assert_eq!(
+            terms(&mut a, "Cells and cells, the CELL cells"),
+            ["cells", "cell"]
+        );
+        // each value starts afresh
+        assert_eq!(terms(&mut a, "cells cells"), ["cells"]);
+        assert_eq!(terms(&mut a.clone(), "cell"), ["cell"]);
     }
 
     #[test]

@@ -386,7 +386,7 @@ proptest! {
         // (id, group, visible at)
         let mut model: Vec<(u64, Option<u8>, u64)> = Vec::new();
         let mut now = 0u64;
-        for op in ops {
+        for (step, op) in ops.into_iter().enumerate() {
             match op {
                 Op::Send { group, delay } => {
                     let mut m = Message::new(0u64).delay(Duration::from_secs(delay));
@@ -422,9 +422,12 @@ proptest! {
                     now += s;
                 }
             }
-            let stats = q.stats();
-            let visible_or_waiting = stats.visible + stats.delayed + stats.waiting_in_groups;
-            prop_assert_eq!(visible_or_waiting, model.len() as u64);
+            // Not after every step: `stats` takes the inbox in, which would hide the ring/inbox merge.
+            if step % 4 == 3 {
+                let stats = q.stats();
+                let visible_or_waiting = stats.visible + stats.delayed + stats.waiting_in_groups;
+                prop_assert_eq!(visible_or_waiting, model.len() as u64);
+            }
         }
     }
 }

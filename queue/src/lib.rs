@@ -79,12 +79,11 @@
 //!
 //! ## Performance
 //!
-//! Plain messages (no delay, no group, no dedup id) take a lock-free path: a send reserves its id and
-//! its place in the capacity with one compare-and-swap and pushes the message into a bounded
-//! lock-free ring (`crossbeam`'s `ArrayQueue`); consumers merge the ring with the other messages by
-//! send order. In `no_ack` mode a receive takes a ring message without any lock while nothing else
-//! could come first. Other messages go through the producers' lock (consumers take that inbox in one
-//! swap); the wake-up path writes no shared cache line unless someone sleeps. A send reads the clock's
+//! Plain messages (no delay, no group, no dedup id) are sent without a lock: a send reserves its id
+//! and its place in the capacity with one compare-and-swap and pushes the message into a bounded
+//! lock-free ring (`crossbeam`'s `ArrayQueue`); consumers, under their lock, merge the ring with the
+//! other messages by send order. Other messages go through the producers' lock (consumers take that
+//! inbox in one swap); the wake-up path writes no shared cache line unless someone sleeps. A send reads the clock's
 //! coarse wall time (the message's sent time: exact with a `ManualClock`, within about one kernel
 //! tick with the system clock, see [`Clock::coarse_unix_millis`](ember_core::Clock::coarse_unix_millis)),
 //! a leasing receive reads the exact monotonic time (so a lease never ends early), an ack reads no

@@ -212,8 +212,6 @@ impl<T> QueueBuilder<T> {
                 uid: NEXT_UID.fetch_add(1, AtomicOrdering::Relaxed),
                 seq: Padded(SeqWord::new()),
                 ring: crossbeam::queue::ArrayQueue::new(ring_capacity),
-                fast_taken: Padded(AtomicU64::new(0)),
-                quiet: Padded(AtomicBool::new(true)),
                 producer: Padded(Mutex::new(Producer::new())),
                 consumer: Padded(Mutex::new(Consumer::new(rng))),
                 removed: Padded(AtomicU64::new(0)),
@@ -589,35 +587,8 @@ impl<T> Queue<T> {
         let inner = &*self.inner;
         let mut step = 0;
         let poll = |out: &mut dyn FnMut(Delivery<T>), sleeping: bool| {
-            // `no_ack`: plain messages straight from the ring, without the consumer lock, while
-            // nothing else could come first.
-            let mut fast = 0;
-            let mut staged = None;
-            if inner.config.no_ack && !sleeping {
-                while fast < max {
-                    match inner.receive_plain() {
-                        Ok(Some(d)) => {
-                            out(d);
-                            fast += 1;
-                        }
-                        Ok(None) => break,
-                        Err(m) => {
-                            staged = Some(m);
-                            break;
-                        }
-                    }
-                }
-                if fast > 0 && staged.is_none() {
-                    return state::Poll {
-                        got: fast,
-                        closed_and_empty: false,
-                        pending: false,
-                        next_event: None,
-                    };
-                }
-            }
             let mut wake = Wake::default();
-            let mut poll = {
+            let poll = {
                 // A lease needs the time; read it before taking the lock.
                 let clock = &*inner.clock;
                 let mut now = if inner.config.no_ack {
@@ -626,21 +597,13 @@ impl<T> Queue<T> {
                     Now::at(clock, clock.now())
                 };
                 let mut c = inner.consumer.lock();
-                if let Some(m) = staged {
-                    c.stage(inner, m);
-                }
-                let poll = c.poll(inner, max - fast, sleeping, &mut now, &mut wake, out);
+                let poll = c.poll(inner, max, sleeping, &mut now, &mut wake, out);
                 if sleeping && poll.got == 0 {
                     c.register_sleeper(poll.next_event);
                 }
                 poll
             };
             wake.fire(inner);
-            if fast > 0 {
-                poll.got += fast;
-                poll.closed_and_empty = false;
-                poll.pending = false;
-            }
             poll
         };
         loop {
@@ -710,21 +673,18 @@ impl<T> Queue<T> {
         T: Clone,
     {
         let inner = &*self.inner;
-        if inner.config.no_ack {
-            return match inner.receive_plain() {
-                Ok(d) => d,
-                Err(m) => {
-                    inner.consumer.lock().stage(inner, m);
-                    None
-                }
-            };
-        }
-        let now = inner.clock.now();
+        // A lease needs the time; read it before taking the lock (`no_ack` reads it only if needed).
+        let clock = &*inner.clock;
+        let mut now = if inner.config.no_ack {
+            Now::new(clock)
+        } else {
+            Now::at(clock, clock.now())
+        };
         let mut wake = Wake::default();
         let d = inner
             .consumer
             .lock()
-            .receive_ring_now(inner, now, &mut wake);
+            .receive_ring_now(inner, &mut now, &mut wake);
         wake.fire(inner);
         d
     }

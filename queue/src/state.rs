@@ -186,12 +186,6 @@ pub(crate) struct Inner<T> {
     pub(crate) seq: Padded<SeqWord>,
     /// The plain fast path's messages (see the module docs).
     pub(crate) ring: ArrayQueue<Plain<T>>,
-    /// Messages received by the lock-free `no_ack` path ([`Inner::receive_plain`]), ever: each was
-    /// taken in, received and removed.
-    pub(crate) fast_taken: Padded<AtomicU64>,
-    /// `no_ack` mode: the consumer side holds no visible, delayed or group-waiting message, so a
-    /// consumer may take a ring message without the consumer lock.
-    pub(crate) quiet: Padded<AtomicBool>,
     pub(crate) producer: Padded<Mutex<Producer<T>>>,
     pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
     /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).
@@ -243,53 +237,6 @@ impl<T> Inner<T> {
         self.removed.store(n + 1, Ordering::Release);
     }
 
-    /// Messages received by the lock-free `no_ack` path.
-    pub(crate) fn fast_taken(&self) -> u64 {
-        self.fast_taken.load(Ordering::SeqCst)
-    }
-
-    /// Messages that left the queue, ever.
-    fn removed_total(&self) -> u64 {
-        self.removed.load(Ordering::SeqCst) + self.fast_taken()
-    }
-
-    /// **Operation: lease (`no_ack` fast path).** Takes the ring's first message without the
-    /// consumer lock when nothing on the consumer side could come before it. `Err(m)`: `m` was taken
-    /// from the ring but something may come first; the caller hands it to [`Consumer::stage`] under
-    /// the consumer lock. `Ok(None)`: nothing taken.
-    ///
-    /// The checks come *after* the pop: a message sent to the inbox before `m` was pushed has set
-    /// `inbox_hint` by then, and a consumer that moved messages to its visible lists has cleared
-    /// `quiet` before clearing the hint.
-    pub(crate) fn receive_plain(&self) -> Result<Option<Delivery<T>>, Plain<T>> {
-        if !self.quiet.load(Ordering::Acquire) {
-            return Ok(None);
-        }
-        let Some(m) = self.ring.pop() else {
-            return Ok(None);
-        };
-        if self.inbox_hint.load(Ordering::Acquire) || !self.quiet.load(Ordering::Acquire) {
-            return Err(m);
-        }
-        self.fast_taken.fetch_add(1, Ordering::SeqCst);
-        if self.space_sleepers.load(Ordering::SeqCst) > 0 {
-            self.space.notify_all();
-        }
-        Ok(Some(Delivery {
-            receipt: Receipt {
-                queue: self.uid,
-                slot: NO_LEASE_SLOT,
-                lease: 0,
-                id: crate::message::MessageId(m.seq),
-            },
-            body: m.body,
-            receive_count: 1,
-            sent_unix_ms: m.sent_unix_ms,
-            group: None,
-            last_error: None,
-        }))
-    }
-
     /// Messages that entered the queue so far (sends, redrives, restores), given a reading of the
     /// sequence word.
     fn admitted_in(&self, word: u64) -> u64 {
@@ -308,7 +255,7 @@ impl<T> Inner<T> {
         if admitted.saturating_sub(self.seq.removed_seen.load(Ordering::Relaxed)) < capacity {
             return true;
         }
-        let removed = self.removed_total();
+        let removed = self.removed.load(Ordering::SeqCst);
         self.seq.removed_seen.fetch_max(removed, Ordering::Relaxed);
         admitted.saturating_sub(removed) < capacity
     }
@@ -772,10 +719,6 @@ impl<T> Consumer<T> {
             inner.inbox_hint.store(p.closed, Ordering::Release);
             return;
         }
-        // The lock-free `no_ack` path must not overtake these: it reads the hint, then `quiet`.
-        if inner.config.no_ack {
-            inner.quiet.store(false, Ordering::Release);
-        }
         inner.inbox_hint.store(p.closed, Ordering::Release);
         self.intake += p.inbox.len() as u64;
         if p.inbox_plain && self.fresh.is_empty() {
@@ -952,11 +895,11 @@ impl<T> Consumer<T> {
     /// Receives one ring message at once, without the general poll, when nothing could come before
     /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox. `None`
     /// sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
-    /// `now` is an exact reading taken before the consumer lock.
+    /// In ack mode `now` holds an exact reading taken before the consumer lock.
     pub(crate) fn receive_ring_now(
         &mut self,
         inner: &Inner<T>,
-        now: Instant,
+        now: &mut Now<'_>,
         wake: &mut Wake,
     ) -> Option<Delivery<T>>
     where
@@ -965,8 +908,10 @@ impl<T> Consumer<T> {
         if !(self.fresh.is_empty() && self.plain.is_empty() && self.back.is_empty()) {
             return None;
         }
-        if self.next_event().is_some_and(|at| at <= now) {
-            return None;
+        if let Some(at) = self.next_event() {
+            if at <= now.get() {
+                return None;
+            }
         }
         if inner.inbox_hint.load(Ordering::Acquire) {
             return None;
@@ -976,13 +921,9 @@ impl<T> Consumer<T> {
         // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
         if inner.inbox_hint.load(Ordering::Acquire) {
             self.plain.push_back(m.into_entry());
-            self.publish_quiet(inner);
             return None;
         }
-        let mut now = Now::at(&*inner.clock, now);
-        let d = self.lease_entry(inner, m.into_entry(), &mut now, wake);
-        self.publish_quiet(inner);
-        Some(d)
+        Some(self.lease_entry(inner, m.into_entry(), now, wake))
     }
 
     /// Receives up to `max` messages into `out`.
@@ -1047,8 +988,7 @@ impl<T> Consumer<T> {
             }
         }
         // Without a look at the inbox, the queue is open: closing sets the hint for good.
-        let pending = got == 0 && inner.admitted() != self.intake + inner.fast_taken();
-        self.publish_quiet(inner);
+        let pending = got == 0 && inner.admitted() != self.intake;
         Poll {
             got,
             closed_and_empty: got == 0 && closed == Some(true) && !pending && self.holds_nothing(),
@@ -1075,30 +1015,6 @@ impl<T> Consumer<T> {
         *closed = Some(p.closed);
         self.drain_inbox(inner, &mut p, now, wake);
         true
-    }
-
-    /// `no_ack` mode: tells the lock-free receive path whether the consumer side holds nothing that
-    /// a ring message could overtake (see [`Inner::receive_plain`]). Call before releasing the
-    /// consumer lock after a change.
-    pub(crate) fn publish_quiet(&self, inner: &Inner<T>) {
-        if !inner.config.no_ack {
-            return;
-        }
-        let quiet = self.fresh.is_empty()
-            && self.plain.is_empty()
-            && self.back.is_empty()
-            && self.delayed.is_empty()
-            && self.groups.waiting() == 0;
-        if inner.quiet.load(Ordering::Relaxed) != quiet {
-            inner.quiet.store(quiet, Ordering::Release);
-        }
-    }
-
-    /// Takes `m`, popped from the ring by the lock-free path, in with the other visible messages.
-    pub(crate) fn stage(&mut self, inner: &Inner<T>, m: Plain<T>) {
-        inner.quiet.store(false, Ordering::Release);
-        self.intake += 1;
-        self.plain.push_back(m.into_entry());
     }
 
     /// Validates a receipt: it must name a live lease of this queue. A lease whose deadline passed
@@ -1304,9 +1220,8 @@ impl<T> Inner<T> {
         };
         c.maintain(self, &mut now, &mut wake);
         let gauges = c.gauges();
-        c.publish_quiet(self);
         let cc = ConsumerCounters {
-            receives: c.receives + self.fast_taken(),
+            receives: c.receives,
             redeliveries: c.redeliveries,
             acks: c.acks,
             nacks: c.nacks,

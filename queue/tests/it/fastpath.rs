@@ -1,5 +1,5 @@
-//! The plain fast path (lock-free ring for messages without delay, group or dedup id, and the
-//! lock-free `no_ack` receive) merged with the locked paths: order, capacity, close, wake-ups.
+//! The plain fast path (lock-free sends into a ring for messages without delay, group or dedup id)
+//! merged with the locked paths: order, capacity, close, wake-ups.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -313,9 +313,9 @@ fn ring_sends_respect_the_capacity() {
     assert_eq!(*q.try_send(0).unwrap_err().error(), Error::Full);
 }
 
-/// A sender blocked on a full `no_ack` queue is woken by a receive that takes the lock-free path.
+/// A sender blocked on a full `no_ack` queue is woken by a receive of a ring message.
 #[test]
-fn lock_free_receive_wakes_a_blocked_sender() {
+fn no_ack_ring_receive_wakes_a_blocked_sender() {
     let (clock, builder) = manual::<u64>();
     let q = builder.capacity(1).no_ack(true).build().unwrap();
     q.send(1).unwrap();
@@ -377,7 +377,7 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(150))]
 
-    /// `no_ack` mode (ring, lock-free receive, groups, delays) against a model: a receive returns the
+    /// `no_ack` mode (ring, direct ring receives, groups, delays) against a model: a receive returns the
     /// visible message with the lowest id among those first in their group.
     #[test]
     fn no_ack_matches_a_model(ops in prop::collection::vec(op(), 1..100)) {

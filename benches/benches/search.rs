@@ -382,6 +382,62 @@ fn workloads(raw: &Raw, queries: &[String]) -> Vec<Workload> {
     out
 }
 
+/// Indexing, interleaved: the three contestants in turn, rotating who goes first, so that load swings hit
+/// all three; besides wall time, the process CPU time each one used (from /proc, all threads), which the
+/// other engineers' load on the machine disturbs much less.
+fn interleaved_indexing(corpus: &Corpus) {
+    const INDEX_ROUNDS: usize = 6;
+    let mut wall = [Vec::new(), Vec::new(), Vec::new()];
+    let mut cpu = [Duration::ZERO; 3];
+    for round in 0..INDEX_ROUNDS {
+        for k in 0..3 {
+            let who = (round + k) % 3;
+            let (s, c) = (Instant::now(), cpu_time());
+            match who {
+                0 => {
+                    let index = ember_index();
+                    ember_fill(&index, corpus);
+                    drop(index);
+                }
+                1 => {
+                    let mut raw = raw_index();
+                    raw_fill(&mut raw, corpus);
+                    drop(raw);
+                }
+                _ => drop(black_box(raw_with_words(corpus))),
+            }
+            wall[who].push(s.elapsed());
+            cpu[who] += cpu_time().saturating_sub(c);
+        }
+    }
+    for t in &mut wall {
+        t.sort();
+    }
+    let rate = |d: Duration| corpus.len() as f64 / d.as_secs_f64();
+    println!(
+        "\nindexing, {INDEX_ROUNDS} interleaved rounds (docs/s by wall time: best and median round; CPU time per round):"
+    );
+    println!(
+        "| contestant | best | median | best vs tantivy | median vs tantivy | CPU ms/round | CPU vs tantivy |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (i, name) in ["ember", "tantivy", "tantivy+words-field"]
+        .iter()
+        .enumerate()
+    {
+        let t = &wall[i];
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.0} | {:.2}× |",
+            rate(t[0]),
+            rate(t[INDEX_ROUNDS / 2]),
+            t[0].as_secs_f64() / wall[1][0].as_secs_f64(),
+            t[INDEX_ROUNDS / 2].as_secs_f64() / wall[1][INDEX_ROUNDS / 2].as_secs_f64(),
+            cpu[i].as_secs_f64() * 1e3 / INDEX_ROUNDS as f64,
+            cpu[i].as_secs_f64() / cpu[1].as_secs_f64()
+        );
+    }
+}
+
 /// CPU time used by this process so far, all threads (user + system, from `/proc/self/stat`, in clock
 /// ticks of 10 ms); zero where that file does not exist.
 fn cpu_time() -> Duration {
@@ -439,61 +495,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(raw_with_words(&corpus)))
     });
     g.finish();
-    // the same, interleaved (the three in turn, rotating who goes first), so that load swings hit all
-    // three; besides wall time, the process CPU time each one used (from /proc, all threads), which the
-    // other engineers' load on the machine disturbs much less
-    const INDEX_ROUNDS: usize = 6;
-    if std::env::var_os("EMBER_BENCH_ONLY_CRITERION").is_some() {
-        return;
-    }
-    let mut wall = [Vec::new(), Vec::new(), Vec::new()];
-    let mut cpu = [Duration::ZERO; 3];
-    for round in 0..INDEX_ROUNDS {
-        for k in 0..3 {
-            let who = (round + k) % 3;
-            let (s, c) = (Instant::now(), cpu_time());
-            match who {
-                0 => {
-                    let index = ember_index();
-                    ember_fill(&index, &corpus);
-                    drop(index);
-                }
-                1 => {
-                    let mut raw = raw_index();
-                    raw_fill(&mut raw, &corpus);
-                    drop(raw);
-                }
-                _ => drop(black_box(raw_with_words(&corpus))),
-            }
-            wall[who].push(s.elapsed());
-            cpu[who] += cpu_time().saturating_sub(c);
-        }
-    }
-    for t in &mut wall {
-        t.sort();
-    }
-    let rate = |d: Duration| corpus.len() as f64 / d.as_secs_f64();
-    println!(
-        "\nindexing, {INDEX_ROUNDS} interleaved rounds (docs/s by wall time: best and median round; CPU time per round):"
-    );
-    println!(
-        "| contestant | best | median | best vs tantivy | median vs tantivy | CPU ms/round | CPU vs tantivy |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for (i, name) in ["ember", "tantivy", "tantivy+words-field"]
-        .iter()
-        .enumerate()
-    {
-        let t = &wall[i];
-        println!(
-            "| {name} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.0} | {:.2}× |",
-            rate(t[0]),
-            rate(t[INDEX_ROUNDS / 2]),
-            t[0].as_secs_f64() / wall[1][0].as_secs_f64(),
-            t[INDEX_ROUNDS / 2].as_secs_f64() / wall[1][INDEX_ROUNDS / 2].as_secs_f64(),
-            cpu[i].as_secs_f64() * 1e3 / INDEX_ROUNDS as f64,
-            cpu[i].as_secs_f64() / cpu[1].as_secs_f64()
-        );
+    // the same, interleaved (EMBER_BENCH_SKIP_INTERLEAVED_INDEXING skips it, to profile one contestant)
+    if std::env::var_os("EMBER_BENCH_SKIP_INTERLEAVED_INDEXING").is_none() {
+        interleaved_indexing(&corpus);
     }
 
     // query latency

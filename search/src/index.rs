@@ -350,6 +350,7 @@ impl SearchIndexBuilder {
             id_cache: Mutex::new(HashMap::new()),
             analyzers: Mutex::new(Vec::new()),
             analyzer_template: Mutex::new(analyzers),
+            plans: Mutex::new(PlanCache::default()),
             clock: self.clock,
             ranking: self.ranking,
             typos: self.typos,
@@ -528,6 +529,8 @@ pub(crate) struct Inner {
     /// search with none idle clones one).
     analyzers: Mutex<Vec<Vec<(TextAnalyzer, TextAnalyzer)>>>,
     analyzer_template: Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
+    /// Query words' plans for the current searcher.
+    plans: Mutex<PlanCache>,
     clock: SharedClock,
     ranking: Ranking,
     typos: TypoTolerance,
@@ -1379,6 +1382,56 @@ fn from_owned(kind: &FieldKind, v: OwnedValue) -> Option<Value> {
     }
 }
 
+/// What a query word's plan depends on, besides the searcher.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WordKey {
+    surface: String,
+    targets: Vec<usize>,
+    typos: bool,
+    prefix: bool,
+}
+
+/// A query word's plan and the terms it highlights.
+struct CachedWord {
+    plan: Option<Arc<WordPlan>>,
+    highlights: Vec<(usize, String)>,
+}
+
+/// Plans of the query words seen since the last refresh: a plan (the word's analysis, typo and prefix
+/// expansions, dictionary entries and weights) is valid for one searcher, so the cache empties when the
+/// searcher changes. Bounded: emptied when full.
+#[derive(Default)]
+struct PlanCache {
+    generation: u64,
+    words: HashMap<WordKey, Arc<CachedWord>>,
+}
+
+/// Words kept per searcher.
+const PLAN_CACHE_WORDS: usize = 10_000;
+
+impl PlanCache {
+    fn get(&self, generation: u64, key: &WordKey) -> Option<Arc<CachedWord>> {
+        if generation != self.generation {
+            return None;
+        }
+        self.words.get(key).cloned()
+    }
+
+    fn put(&mut self, generation: u64, key: WordKey, word: Arc<CachedWord>) {
+        if generation != self.generation {
+            if generation < self.generation {
+                return; // a search on an older searcher: do not evict the current one's
+            }
+            self.generation = generation;
+            self.words.clear();
+        }
+        if self.words.len() >= PLAN_CACHE_WORDS {
+            self.words.clear();
+        }
+        self.words.insert(key, word);
+    }
+}
+
 /// Compiles a query tree into tantivy queries, expanding words against the term dictionaries.
 struct Compiler<'a> {
     inner: &'a Inner,
@@ -1764,6 +1817,45 @@ impl Compiler<'_> {
         typos: bool,
         prefix: bool,
         record: bool,
+    ) -> Result<Option<Arc<WordPlan>>> {
+        // plans depend only on the word, its settings and the searcher: kept until the next refresh
+        let generation = self.searcher.generation().generation_id();
+        let key = WordKey {
+            surface: surface.to_string(),
+            targets: targets.to_vec(),
+            typos,
+            prefix,
+        };
+        let cached = self.inner.plans.lock().get(generation, &key);
+        let word = match cached {
+            Some(w) => w,
+            None => {
+                let mut highlights = Vec::new();
+                let plan = self
+                    .plan_word(surface, targets, typos, prefix, &mut highlights)?
+                    .map(Arc::new);
+                let w = Arc::new(CachedWord { plan, highlights });
+                self.inner.plans.lock().put(generation, key, w.clone());
+                w
+            }
+        };
+        if record {
+            for (ti, stem) in &word.highlights {
+                self.highlight_terms[*ti].insert(stem.clone());
+            }
+        }
+        Ok(word.plan.clone())
+    }
+
+    /// Expands one query word into its scoring plan; `highlights` receives the `(text field, term)`
+    /// pairs it reaches.
+    fn plan_word(
+        &mut self,
+        surface: &str,
+        targets: &[usize],
+        typos: bool,
+        prefix: bool,
+        highlights: &mut Vec<(usize, String)>,
     ) -> Result<Option<WordPlan>> {
         let inner = self.inner;
         let cfg = &inner.typos;
@@ -1934,10 +2026,8 @@ impl Compiler<'_> {
             if df == 0 {
                 continue;
             }
-            if record {
-                for (slot, stem) in &key {
-                    self.highlight_terms[targets[*slot]].insert(stem.clone());
-                }
+            for (slot, stem) in &key {
+                highlights.push((targets[*slot], stem.clone()));
             }
             expansions.push(Expansion {
                 terms,

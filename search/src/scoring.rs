@@ -177,10 +177,8 @@ pub(crate) struct WordsQuery {
 }
 
 impl WordsQuery {
-    pub(crate) fn new(words: Vec<WordPlan>) -> Self {
-        WordsQuery {
-            words: words.into_iter().map(Arc::new).collect(),
-        }
+    pub(crate) fn new(words: Vec<Arc<WordPlan>>) -> Self {
+        WordsQuery { words }
     }
 
     /// The `Should` clauses of a boolean query as one disjunction (the same matches and scores),
@@ -387,7 +385,8 @@ impl Weight for WordsWeight {
                 }
             }
             if viable {
-                // the same sum, in the same order, as WordsScorer::score
+                // the same sum, in the same order, as WordsScorer::score (every word now on `doc` was
+                // scored for it above)
                 let mut total = 0f32;
                 for (w, s) in ws.iter().zip(&scores) {
                     if w.doc == doc {
@@ -399,7 +398,6 @@ impl Weight for WordsWeight {
                     first = first.max(essential_from(threshold));
                 }
             }
-            scores.iter_mut().for_each(|s| *s = 0.0);
             for &i in &order[first..] {
                 if ws[i].doc == doc {
                     ws[i].advance();
@@ -493,7 +491,8 @@ fn word_scorer(
         };
         norms.push((r, f.norm.clone()));
     }
-    let mut postings = Vec::new();
+    let mut postings =
+        Vec::with_capacity(plan.expansions.iter().map(|e| e.terms.len()).sum::<usize>());
     for (e, exp) in plan.expansions.iter().enumerate() {
         for (t, (fi, _)) in exp.terms.iter().enumerate() {
             let Some(info) = plan.term_info(e, t, reader)? else {
@@ -599,13 +598,17 @@ impl Scorer for WordScorer {
         if doc == TERMINATED {
             return 0.0;
         }
-        if self.postings.len() == 1 {
-            // the common case of one expansion in one field: no accumulation
-            let p = &self.postings[0];
-            let (reader, table) = &self.norms[p.field];
-            let tf = table[reader.fieldnorm_id(doc) as usize] * p.p.term_freq() as f32;
+        if self.weights.len() == 1 {
+            // the common case of one expansion: the same sum, in a local
+            let mut tf = 0f32;
+            for p in &self.postings {
+                if p.p.doc() == doc {
+                    let (reader, table) = &self.norms[p.field];
+                    tf += table[reader.fieldnorm_id(doc) as usize] * p.p.term_freq() as f32;
+                }
+            }
             return if tf > 0.0 {
-                self.weights[p.exp] * tf / (self.k1 + tf)
+                self.weights[0] * tf / (self.k1 + tf)
             } else {
                 0.0
             };

@@ -717,3 +717,39 @@ fn builder_rejects_bad_settings() {
     ));
     assert!(b().commit_policy(CommitPolicy::manual()).build().is_ok());
 }
+
+#[test]
+fn word_plans_follow_refreshes() {
+    // a query word's plan (terms, typo expansions, weights) is reused between searches until the
+    // next refresh: after one, new words, new documents and new weights are seen
+    let schema = Schema::builder().id("id").text("title").build().unwrap();
+    let index = SearchIndex::builder(schema)
+        .commit_policy(CommitPolicy::manual())
+        .build()
+        .unwrap();
+    let doc = |id: &str, title: &str| Document::new().with("id", id).with("title", title);
+    index.upsert(doc("1", "zebra crossing")).unwrap();
+    index.refresh().unwrap();
+    let first = index.search("zebra").unwrap();
+    assert_eq!(ids(&first), ["1"]);
+    assert_eq!(index.search("zebras").unwrap().total, 1); // stem
+    assert_eq!(index.search("zebar").unwrap().total, 1); // typo
+    assert_eq!(index.search("giraffe").unwrap().total, 0);
+    index.upsert(doc("2", "giraffe and zebra")).unwrap();
+    index.upsert(doc("3", "zebra zebra zebra")).unwrap();
+    // not refreshed: the same results
+    assert_eq!(index.search("giraffe").unwrap().total, 0);
+    assert_eq!(index.search("zebra").unwrap().total, 1);
+    index.refresh().unwrap();
+    assert_eq!(ids(&index.search("giraffe").unwrap()), ["2"]);
+    let after = index.search("zebra").unwrap();
+    assert_eq!(after.total, 3);
+    assert_eq!(after.hits[0].id, "3");
+    // the word's weight changed with its document frequency
+    let one = after.hits.iter().find(|h| h.id == "1").unwrap();
+    assert!(one.score < first.hits[0].score);
+    assert_eq!(index.search("zebar").unwrap().total, 3);
+    index.delete("1").unwrap();
+    index.refresh().unwrap();
+    assert_eq!(index.search("crossing").unwrap().total, 0);
+}

@@ -515,6 +515,9 @@ fn num_opts() -> NumericOptions {
         .set_fast()
 }
 
+/// A segment's id column and its ids by ordinal.
+type IdTable = (tantivy::columnar::StrColumn, Arc<Vec<String>>);
+
 pub(crate) struct Inner {
     schema: Schema,
     fields: Fields,
@@ -523,7 +526,7 @@ pub(crate) struct Inner {
     /// Writes not yet visible, for real-time `get`: id → (seq, document or deleted).
     pending: Mutex<HashMap<String, (u64, Option<Document>)>>,
     /// Per segment: its ids by fast-column ordinal (hits' ids without reading stored documents).
-    id_cache: Mutex<HashMap<tantivy::index::SegmentId, Arc<Vec<String>>>>,
+    id_cache: Mutex<HashMap<SegmentId, IdTable>>,
     /// (analyzer, words analyzer) per text field, reused across searches.
     /// Idle sets of (analyzer, words analyzer) per text field, taken by a search and given back (a
     /// search with none idle clones one).
@@ -992,11 +995,9 @@ impl Inner {
         }
         for (seg, docs) in by_segment {
             let reader = searcher.segment_reader(seg);
-            let Some(col) = reader.fast_fields().str(&self.schema.id)? else {
-                continue;
-            };
-            // the segment's ids by ordinal, read once per segment (its dictionary blocks are compressed)
-            let table = {
+            // the segment's id column and its ids by ordinal, read once per segment (the dictionary
+            // blocks are compressed)
+            let cached = {
                 let mut cache = self.id_cache.lock();
                 if cache.len() > 4 * searcher.segment_readers().len() + 8 {
                     let live: HashSet<_> = searcher
@@ -1006,13 +1007,19 @@ impl Inner {
                         .collect();
                     cache.retain(|k, _| live.contains(k));
                 }
-                match cache.get(&reader.segment_id()) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let t = Arc::new(crate::collect::full_dictionary(&col).unwrap_or_default());
-                        cache.insert(reader.segment_id(), t.clone());
-                        t
-                    }
+                cache.get(&reader.segment_id()).cloned()
+            };
+            let (col, table) = match cached {
+                Some(c) => c,
+                None => {
+                    let Some(col) = reader.fast_fields().str(&self.schema.id)? else {
+                        continue;
+                    };
+                    let table = Arc::new(crate::collect::full_dictionary(&col).unwrap_or_default());
+                    self.id_cache
+                        .lock()
+                        .insert(reader.segment_id(), (col.clone(), table.clone()));
+                    (col, table)
                 }
             };
             for (doc, i) in docs {

@@ -513,7 +513,12 @@ fn word_scorer(
         postings,
         norms,
         weights: plan.expansions.iter().map(|e| e.weight * boost).collect(),
-        tf: vec![0.0; plan.expansions.len()],
+        // the one-expansion fast path keeps its sum in a local
+        tf: if plan.expansions.len() > 1 {
+            vec![0.0; plan.expansions.len()]
+        } else {
+            Vec::new()
+        },
         k1: plan.k1,
         doc: TERMINATED,
     };

@@ -413,6 +413,7 @@ impl<T> Queue<T> {
 
     /// The plain fast path for a bare body, without building a [`Message`]. `Err(Ok(body))`: the
     /// queue is full (or has a default delay), try the general path; `Err(Err(_))`: closed.
+    #[inline(always)]
     fn send_plain_now(&self, body: T) -> Result<MessageId, Result<T, SendError<T>>> {
         let inner = &*self.inner;
         if !inner.config.delay.is_zero() {
@@ -668,6 +669,7 @@ impl<T> Queue<T> {
     }
 
     /// The common case of a single receive: a ring message that nothing could come before.
+    #[inline(always)]
     fn receive_ring_now(&self) -> Option<Delivery<T>>
     where
         T: Clone,
@@ -689,6 +691,7 @@ impl<T> Queue<T> {
         d
     }
 
+    #[inline(always)]
     fn receive_one(&self, wait: Wait) -> Result<Delivery<T>>
     where
         T: Clone,

@@ -111,7 +111,7 @@ pub(crate) struct Plain<T> {
 }
 
 impl<T> Plain<T> {
-    #[inline]
+    #[inline(always)]
     fn into_entry(self) -> Entry<T> {
         Entry {
             id: self.seq,
@@ -307,6 +307,7 @@ impl<T> Inner<T> {
     /// **Operation: send (plain fast path).** A message without delay, group or dedup id: reserves
     /// its sequence number and place, then pushes it into the ring, or into the inbox should the ring
     /// be full. Takes no lock in the common case. The caller notifies consumers.
+    #[inline(always)]
     pub(crate) fn send_plain(&self, body: T, sent_unix_ms: u64) -> Result<u64, (Refused, T)> {
         let seq = match self.take_seq(true) {
             Ok(seq) => seq,
@@ -832,7 +833,7 @@ impl<T> Consumer<T> {
     }
 
     /// Leases `entry`, just taken from the visible messages (or, in `no_ack` mode, removes it).
-    #[inline]
+    #[inline(always)]
     fn lease_entry(
         &mut self,
         inner: &Inner<T>,
@@ -870,13 +871,9 @@ impl<T> Consumer<T> {
             };
         }
         let deadline = after(now.get(), inner.config.visibility);
-        let body = entry.body.clone();
-        let group = entry.group.clone();
-        let last_error = entry.last_error.clone();
-        let receive_count = entry.receive_count;
-        let sent_unix_ms = entry.sent_unix_ms;
         self.note_event(deadline, wake);
-        let (slot, lease) = self.leases.insert(entry, deadline);
+        // The message moves into its lease slot; the delivery's body is cloned from there (one copy).
+        let (slot, lease, entry) = self.leases.insert(entry, deadline);
         Delivery {
             receipt: Receipt {
                 queue: inner.uid,
@@ -884,11 +881,11 @@ impl<T> Consumer<T> {
                 lease,
                 id,
             },
-            body,
-            receive_count,
-            sent_unix_ms,
-            group,
-            last_error,
+            body: entry.body.clone(),
+            receive_count: entry.receive_count,
+            sent_unix_ms: entry.sent_unix_ms,
+            group: entry.group.clone(),
+            last_error: entry.last_error.clone(),
         }
     }
 
@@ -896,6 +893,7 @@ impl<T> Consumer<T> {
     /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox. `None`
     /// sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
     /// In ack mode `now` holds an exact reading taken before the consumer lock.
+    #[inline(always)]
     pub(crate) fn receive_ring_now(
         &mut self,
         inner: &Inner<T>,

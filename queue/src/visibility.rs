@@ -53,9 +53,10 @@ impl<T> Leases<T> {
         self.live
     }
 
-    /// Leases `entry` until `deadline`; returns `(slot, lease)`.
-    #[inline]
-    pub(crate) fn insert(&mut self, entry: Entry<T>, deadline: Instant) -> (u32, u64) {
+    /// Leases `entry` until `deadline`; returns `(slot, lease)` and the message where it now lies (so
+    /// a delivery can copy from there: one copy of the body instead of several moves).
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, entry: Entry<T>, deadline: Instant) -> (u32, u64, &Entry<T>) {
         let lease = self.next_lease;
         self.next_lease += 1;
         let slot = match self.free.pop() {
@@ -86,7 +87,11 @@ impl<T> Leases<T> {
             Some(last) if *last > d => self.other.push(Reverse(d)),
             _ => self.in_order.push_back(d),
         }
-        (slot, lease)
+        let entry = self.slots[slot as usize]
+            .entry
+            .as_ref()
+            .expect("just leased");
+        (slot, lease, entry)
     }
 
     fn slot(&self, slot: u32, lease: u64) -> Option<&Slot<T>> {

@@ -669,8 +669,10 @@ impl<T> Queue<T> {
     }
 
     /// The common case of a single receive: a ring message that nothing could come before.
+    /// `Err(Error::Empty)`: not taken, go the general path. (A `Result` rather than an `Option`, so
+    /// that `receive_one` returns it as is: the delivery is not moved once more.)
     #[inline(always)]
-    fn receive_ring_now(&self) -> Option<Delivery<T>>
+    fn receive_ring_now(&self) -> Result<Delivery<T>>
     where
         T: Clone,
     {
@@ -696,8 +698,9 @@ impl<T> Queue<T> {
     where
         T: Clone,
     {
-        if let Some(d) = self.receive_ring_now() {
-            return Ok(d);
+        let d = self.receive_ring_now();
+        if d.is_ok() {
+            return d;
         }
         let mut got = None;
         self.receive_into(1, wait, &mut |d| got = Some(d))?;

@@ -890,8 +890,8 @@ impl<T> Consumer<T> {
     }
 
     /// Receives one ring message at once, without the general poll, when nothing could come before
-    /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox. `None`
-    /// sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
+    /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox.
+    /// `Err(Error::Empty)` sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
     /// In ack mode `now` holds an exact reading taken before the consumer lock.
     #[inline(always)]
     pub(crate) fn receive_ring_now(
@@ -899,29 +899,51 @@ impl<T> Consumer<T> {
         inner: &Inner<T>,
         now: &mut Now<'_>,
         wake: &mut Wake,
-    ) -> Option<Delivery<T>>
+    ) -> Result<Delivery<T>>
     where
         T: Clone,
     {
         if !(self.fresh.is_empty() && self.plain.is_empty() && self.back.is_empty()) {
-            return None;
+            return Err(Error::Empty);
         }
         if let Some(at) = self.next_event() {
             if at <= now.get() {
-                return None;
+                return Err(Error::Empty);
             }
         }
         if inner.inbox_hint.load(Ordering::Acquire) {
-            return None;
+            return Err(Error::Empty);
         }
-        let m = inner.ring.pop()?;
+        let Some(m) = inner.ring.pop() else {
+            return Err(Error::Empty);
+        };
         self.intake += 1;
         // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
         if inner.inbox_hint.load(Ordering::Acquire) {
             self.plain.push_back(m.into_entry());
-            return None;
+            return Err(Error::Empty);
         }
-        Some(self.lease_entry(inner, m.into_entry(), now, wake))
+        if inner.config.no_ack {
+            // What `lease_entry` does for a first receive without group, straight from the ring's
+            // message (the body moves once).
+            self.receives += 1;
+            inner.count_removed();
+            wake.space = true;
+            return Ok(Delivery {
+                receipt: Receipt {
+                    queue: inner.uid,
+                    slot: NO_LEASE_SLOT,
+                    lease: 0,
+                    id: crate::message::MessageId(m.seq),
+                },
+                body: m.body,
+                receive_count: 1,
+                sent_unix_ms: m.sent_unix_ms,
+                group: None,
+                last_error: None,
+            });
+        }
+        Ok(self.lease_entry(inner, m.into_entry(), now, wake))
     }
 
     /// Receives up to `max` messages into `out`.

@@ -36,8 +36,11 @@
 //! Most messages have no delay, no group and no dedup id. They take no lock: a producer reserves a
 //! sequence number (which is also the message id) and a place in the capacity with one
 //! compare-and-swap on `seq` (whose top bit says "closed"), then pushes the message into `ring`, a
-//! bounded lock-free queue. Should the ring be full (it holds at most [`RING_CAPACITY`] messages, the
-//! queue's capacity may be larger), the message goes to the inbox under the producer lock instead.
+//! bounded lock-free queue ([`Ring`], see `ring.rs`; a pop may miss a push that is still writing its
+//! slot, which the `admitted > intake` check below covers). Should the ring be full (it holds at most
+//! [`RING_CAPACITY`] messages, the queue's capacity may be larger; a push also gives up while the pop
+//! of its slot's previous value is under way), the message goes to the inbox under the producer lock
+//! instead.
 //! Consumers take ring messages one at a time into `plain` and deliver the lowest sequence number among
 //! `plain`, `fresh` (from the inbox) and `back` (retries etc.), so send order holds across the paths.
 //! Before delivering a ring message a consumer checks `inbox_hint`: a message sent to the inbox before
@@ -83,7 +86,7 @@ use ember_core::clock::{Clock, SharedClock, Signal};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 
-use crossbeam::queue::ArrayQueue;
+pub(crate) use crate::ring::Ring;
 
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::error::{Error, Result};
@@ -185,7 +188,7 @@ pub(crate) struct Inner<T> {
     pub(crate) uid: u32,
     pub(crate) seq: Padded<SeqWord>,
     /// The plain fast path's messages (see the module docs).
-    pub(crate) ring: ArrayQueue<Plain<T>>,
+    pub(crate) ring: Ring<Plain<T>>,
     pub(crate) producer: Padded<Mutex<Producer<T>>>,
     pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
     /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).

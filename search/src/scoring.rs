@@ -165,12 +165,14 @@ impl WordPlan {
 /// Query words combined as a disjunction: a document matches when any word does and scores the sum of
 /// its words' scores, added in word order.
 ///
-/// A top-k search over it ([`Weight::for_each_pruning`]) is pruned with MaxScore: each word's score is
-/// bounded by its best expansion's weight (`penalty · idf · (k1 + 1)`, since `tf / (k1 + tf) < 1`), words
-/// are sorted by bound, and the low-bound words whose bounds together cannot lift a document above the
-/// current k-th best score are only probed for documents found through the other words. Documents that
-/// reach the callback get the same score, added in the same order, as in the exhaustive [`Scorer`],
-/// so the pruned and exhaustive top k are identical.
+/// A top-k search over it ([`Weight::for_each_pruning`]) scores a segment of up to 2^18 documents term at
+/// a time: each posting list is read once, block by block, into per-document accumulators, which is
+/// cheaper per posting than advancing a union document by document. Larger segments are pruned with
+/// MaxScore: each word's score is bounded by its best expansion's weight (`penalty · idf · (k1 + 1)`,
+/// since `tf / (k1 + tf) < 1`), words are sorted by bound, and the low-bound words whose bounds together
+/// cannot lift a document above the current k-th best score are only probed for documents found through
+/// the other words. Either way, documents that reach the callback get the same score, added in the same
+/// order, as in the exhaustive [`Scorer`], so the top k are identical (tested on both paths).
 #[derive(Clone)]
 pub(crate) struct WordsQuery {
     words: Vec<Arc<WordPlan>>,
@@ -331,6 +333,9 @@ impl Weight for WordsWeight {
         reader: &SegmentReader,
         callback: &mut dyn FnMut(DocId, Score) -> Score,
     ) -> tantivy::Result<()> {
+        if reader.max_doc() <= taat_max_docs() {
+            return self.term_at_a_time(threshold, reader, callback);
+        }
         let mut ws = self.word_scorers(reader, 1.0)?;
         let n = ws.len();
         if n == 0 {
@@ -401,6 +406,124 @@ impl Weight for WordsWeight {
             for &i in &order[first..] {
                 if ws[i].doc == doc {
                     ws[i].advance();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Segments up to this many documents are scored term at a time (three accumulators of this size);
+/// larger ones with MaxScore.
+const TAAT_MAX_DOCS: u32 = 1 << 18;
+
+/// Unit tests lower it to run MaxScore on small segments.
+#[cfg(test)]
+pub(crate) static TAAT_MAX_DOCS_OVERRIDE: std::sync::atomic::AtomicU32 =
+    std::sync::atomic::AtomicU32::new(u32::MAX);
+
+fn taat_max_docs() -> u32 {
+    #[cfg(test)]
+    {
+        let o = TAAT_MAX_DOCS_OVERRIDE.load(std::sync::atomic::Ordering::Relaxed);
+        if o != u32::MAX {
+            return o;
+        }
+    }
+    TAAT_MAX_DOCS
+}
+
+impl WordsWeight {
+    /// Scores a segment word by word into per-document accumulators (each posting list read block by
+    /// block, once), then hands the documents above `threshold` to `callback` in document order.
+    ///
+    /// Each document gets exactly the sums [`WordScorer::score`] and [`WordsScorer::score`] compute, in
+    /// the same order: per expansion, the fields' `tf~` added in posting order from 0; per word, the best
+    /// expansion; per document, the words' scores added in word order from 0.
+    fn term_at_a_time(
+        &self,
+        mut threshold: Score,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(DocId, Score) -> Score,
+    ) -> tantivy::Result<()> {
+        let max = reader.max_doc() as usize;
+        let mut acc = vec![0f32; max];
+        let mut tf = vec![0f32; max];
+        let mut best = vec![0f32; max];
+        let mut union = vec![0u64; max.div_ceil(64)];
+        let mut exp_docs: Vec<u32> = Vec::new();
+        let mut word_docs: Vec<u32> = Vec::new();
+        let mut norm_readers: Vec<(Field, FieldNormReader)> = Vec::new();
+        for plan in self.words.iter() {
+            let mut norms = Vec::with_capacity(plan.fields.len());
+            for f in &plan.fields {
+                let r = match norm_readers.iter().find(|(field, _)| *field == f.field) {
+                    Some((_, r)) => r.clone(),
+                    None => {
+                        let r = reader.get_fieldnorms_reader(f.field)?;
+                        norm_readers.push((f.field, r.clone()));
+                        r
+                    }
+                };
+                norms.push((r, f.norm.clone()));
+            }
+            word_docs.clear();
+            for (e, exp) in plan.expansions.iter().enumerate() {
+                exp_docs.clear();
+                for (t, (fi, _)) in exp.terms.iter().enumerate() {
+                    let Some(info) = plan.term_info(e, t, reader)? else {
+                        continue;
+                    };
+                    let inv = reader.inverted_index(plan.fields[*fi].field)?;
+                    let mut b =
+                        inv.read_block_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+                    let (norm_reader, table) = &norms[*fi];
+                    loop {
+                        let docs = b.docs();
+                        if docs.is_empty() {
+                            break;
+                        }
+                        for (&d, &f) in docs.iter().zip(b.freqs()) {
+                            let Some(x) = tf.get_mut(d as usize) else {
+                                continue;
+                            };
+                            if *x == 0.0 {
+                                exp_docs.push(d);
+                            }
+                            *x += table[norm_reader.fieldnorm_id(d) as usize] * f as f32;
+                        }
+                        b.advance();
+                    }
+                }
+                let w = exp.weight;
+                for &d in &exp_docs {
+                    let d = d as usize;
+                    let x = std::mem::replace(&mut tf[d], 0.0);
+                    if x > 0.0 {
+                        let s = w * x / (plan.k1 + x);
+                        if best[d] == 0.0 {
+                            word_docs.push(d as u32);
+                        }
+                        if s > best[d] {
+                            best[d] = s;
+                        }
+                    }
+                }
+            }
+            for &d in &word_docs {
+                let d = d as usize;
+                acc[d] += std::mem::replace(&mut best[d], 0.0);
+                union[d >> 6] |= 1u64 << (d & 63);
+            }
+        }
+        for (i, &bits) in union.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                let d = i * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let s = acc[d];
+                if s > threshold {
+                    threshold = callback(d as DocId, s);
                 }
             }
         }
@@ -717,6 +840,76 @@ mod tests {
         assert_eq!(prefix_distance("runn", "running", 1), 0);
         assert_eq!(prefix_distance("rnun", "running", 1), 1);
         assert_eq!(prefix_distance("xyz", "running", 1), 2);
+    }
+
+    #[test]
+    fn term_at_a_time_and_max_score_equal_exhaustive_scoring() {
+        use crate::{Document, Query, Schema, SearchIndex, SearchRequest, TextField};
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let schema = Schema::builder()
+            .id("id")
+            .text_with("title", TextField::new().boost(2.0))
+            .text("body")
+            .build()
+            .unwrap();
+        let index = SearchIndex::builder(schema).build().unwrap();
+        let mut rng = SmallRng::seed_from_u64(9);
+        // a skewed vocabulary, so that some words are common and some rare
+        let vocab: Vec<String> = (0..300).map(|i| format!("w{i}x")).collect();
+        let word = |rng: &mut SmallRng| {
+            let r: f64 = rng.random();
+            vocab[((r * r * r) * vocab.len() as f64) as usize].clone()
+        };
+        for id in 0..600 {
+            let title: Vec<String> = (0..rng.random_range(1..6))
+                .map(|_| word(&mut rng))
+                .collect();
+            let body: Vec<String> = (0..rng.random_range(0..60))
+                .map(|_| word(&mut rng))
+                .collect();
+            index
+                .upsert(
+                    Document::new()
+                        .with("id", id.to_string())
+                        .with("title", title.join(" "))
+                        .with("body", body.join(" ")),
+                )
+                .unwrap();
+            if id % 200 == 199 {
+                index.refresh().unwrap(); // several segments
+            }
+        }
+        index.delete("5").unwrap();
+        index.refresh().unwrap();
+        let key = |r: &crate::SearchResults| -> Vec<(String, u32)> {
+            r.hits
+                .iter()
+                .map(|h| (h.id.clone(), h.score.to_bits()))
+                .collect()
+        };
+        for _ in 0..60 {
+            let q: Vec<String> = (0..rng.random_range(1..8))
+                .map(|_| word(&mut rng))
+                .collect();
+            let q = q.join(" ");
+            let limit = rng.random_range(1..30);
+            let req = || {
+                SearchRequest::new(Query::text(&q))
+                    .limit(limit)
+                    .with_documents(false)
+            };
+            let full = index.search(req().filter(Query::all())).unwrap();
+            for taat_limit in [u32::MAX, 0] {
+                TAAT_MAX_DOCS_OVERRIDE.store(taat_limit, std::sync::atomic::Ordering::Relaxed);
+                let fast = index.search(req().track_total_hits(false)).unwrap();
+                let counted = index.search(req()).unwrap();
+                assert_eq!(key(&fast), key(&full), "{q:?} limit {limit}");
+                assert_eq!(key(&counted), key(&full), "{q:?} limit {limit}");
+                assert_eq!(counted.total, full.total);
+            }
+            TAAT_MAX_DOCS_OVERRIDE.store(u32::MAX, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     #[test]

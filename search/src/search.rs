@@ -200,10 +200,10 @@ impl SearchRequest {
     /// Whether [`SearchResults::total`] counts every matching document (default true), as
     /// Elasticsearch's `track_total_hits`.
     ///
-    /// Off, a search by relevance may skip documents that cannot reach the requested page (top-k
-    /// pruning over the query words), so it is faster; `total` is then a lower bound and
-    /// [`SearchResults::total_is_exact`] is false. The hits are the same either way. Searches with
-    /// facets, a field sort or a cursor always count exactly.
+    /// Off, a search by relevance skips the work only the count needs (the count pass, and on large
+    /// segments documents that cannot reach the requested page), so it is faster; `total` is then a
+    /// lower bound and [`SearchResults::total_is_exact`] is false. The hits are the same either way.
+    /// Searches with facets, a field sort or a cursor always count exactly.
     ///
     /// ```
     /// use ember_search::{Document, Schema, SearchIndex, SearchRequest};

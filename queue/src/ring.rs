@@ -12,9 +12,12 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicUsize, Ordering};
 
 use crate::state::Padded;
+
+/// How many times a push (pop) waits for the pop (push) under way on its slot before giving up.
+const SPINS: u32 = 100;
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -63,9 +66,11 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Pushes `value`, or hands it back if the ring is full.
+    /// Pushes `value`, or hands it back if the ring is full (or if the pop freeing the slot is under
+    /// way and does not finish within a few spins).
     #[inline(always)]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        let mut spins = 0;
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[pos & self.mask];
@@ -88,17 +93,27 @@ impl<T> Ring<T> {
                     Err(now) => pos = now,
                 }
             } else if (stamp.wrapping_sub(pos) as isize) < 0 {
-                // The slot still holds the value pushed a lap ago: full (unless a pop is under way).
-                return Err(value);
+                // The slot still holds the value pushed a lap ago: full, unless its pop is under
+                // way; then wait a moment for it (but not for a preempted thread).
+                atomic::fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.mask + 1) == pos || spins >= SPINS {
+                    return Err(value);
+                }
+                spins += 1;
+                std::hint::spin_loop();
+                pos = self.tail.load(Ordering::Relaxed);
             } else {
                 pos = self.tail.load(Ordering::Relaxed);
             }
         }
     }
 
-    /// Pops the oldest value, if any (`None` also while the push of the oldest is under way).
+    /// Pops the oldest value, if any (`None` also if the push of the oldest is under way and does
+    /// not finish within a few spins).
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
+        let mut spins = 0;
         let mut pos = self.head.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[pos & self.mask];
@@ -123,8 +138,16 @@ impl<T> Ring<T> {
                     Err(now) => pos = now,
                 }
             } else if (stamp.wrapping_sub(full) as isize) < 0 {
-                // Not written yet for this lap: empty.
-                return None;
+                // Not written yet for this lap: empty, unless its push is under way; then wait a
+                // moment for it (but not for a preempted thread).
+                atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail == pos || spins >= SPINS {
+                    return None;
+                }
+                spins += 1;
+                std::hint::spin_loop();
+                pos = self.head.load(Ordering::Relaxed);
             } else {
                 pos = self.head.load(Ordering::Relaxed);
             }

@@ -66,10 +66,28 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Pushes `value`, or hands it back if the ring is full (or if the pop freeing the slot is under
-    /// way and does not finish within a few spins).
-    #[inline(always)]
+    /// Pushes `value`, or hands it back if the ring is full (as [`claim`](Ring::claim)).
+    #[cfg(test)]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        match self.claim() {
+            Some(claim) => {
+                // SAFETY: the claimed slot is ours; the value is written whole before publishing.
+                unsafe {
+                    claim.place().write(value);
+                    claim.publish();
+                }
+                Ok(())
+            }
+            None => Err(value),
+        }
+    }
+
+    /// Claims the next slot for a push; `None` if the ring is full (or if the pop freeing the slot
+    /// is under way and does not finish within a few spins). The caller must
+    /// [`write`](Claim::write) the claim at once: pops wait at it. (Claiming before the value is
+    /// built lets a large value move into its slot in one copy.)
+    #[inline(always)]
+    pub(crate) fn claim(&self) -> Option<Claim<'_, T>> {
         let mut spins = 0;
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
@@ -82,14 +100,7 @@ impl<T> Ring<T> {
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        // SAFETY: the CAS claimed position `pos`; the stamp said the slot is free
-                        // (its last value, if any, was popped), so no one else touches it until
-                        // the stamp below hands it to the popper of `pos`.
-                        unsafe { (*slot.value.get()).write(value) };
-                        slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
-                        return Ok(());
-                    }
+                    Ok(_) => return Some(Claim { slot, pos }),
                     Err(now) => pos = now,
                 }
             } else if (stamp.wrapping_sub(pos) as isize) < 0 {
@@ -98,7 +109,7 @@ impl<T> Ring<T> {
                 atomic::fence(Ordering::SeqCst);
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.mask + 1) == pos || spins >= SPINS {
-                    return Err(value);
+                    return None;
                 }
                 spins += 1;
                 std::hint::spin_loop();
@@ -154,11 +165,107 @@ impl<T> Ring<T> {
         }
     }
 
+    /// Takes the oldest slot for a pop, if any (`None` as for [`pop`](Ring::pop)). The caller must
+    /// read it and [`release`](Taken::release) it at once: pushes a lap later wait at it. (Reading
+    /// in place lets a large value move out of its slot in one copy.)
+    #[inline(always)]
+    pub(crate) fn take(&self) -> Option<Taken<'_, T>> {
+        let mut spins = 0;
+        let mut pos = self.head.load(Ordering::Relaxed);
+        loop {
+            let slot = &self.slots[pos & self.mask];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            let full = pos.wrapping_add(1);
+            if stamp == full {
+                match self.head.compare_exchange_weak(
+                    pos,
+                    full,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        return Some(Taken {
+                            slot,
+                            next: pos.wrapping_add(self.mask + 1),
+                        });
+                    }
+                    Err(now) => pos = now,
+                }
+            } else if (stamp.wrapping_sub(full) as isize) < 0 {
+                // Not written yet for this lap: empty, unless its push is under way; then wait a
+                // moment for it (but not for a preempted thread).
+                atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail == pos || spins >= SPINS {
+                    return None;
+                }
+                spins += 1;
+                std::hint::spin_loop();
+                pos = self.head.load(Ordering::Relaxed);
+            } else {
+                pos = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Whether the ring looks empty (a hint: pushes and pops may be under way).
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
         head == tail
+    }
+}
+
+/// A slot claimed for a push (see [`Ring::claim`]).
+pub(crate) struct Claim<'a, T> {
+    slot: &'a Slot<T>,
+    pos: usize,
+}
+
+impl<T> Claim<'_, T> {
+    /// The claimed slot, to be initialised in place before [`publish`](Claim::publish).
+    #[inline(always)]
+    pub(crate) fn place(&self) -> *mut T {
+        // The CAS in `claim` took position `pos`, whose slot the stamp said was free (its last
+        // value, if any, was popped): no one else touches it until `publish` hands it to the
+        // popper of `pos`.
+        self.slot.value.get().cast()
+    }
+
+    /// Hands the slot, initialised through [`place`](Claim::place), to its pop.
+    ///
+    /// # Safety
+    /// Every field of the value at `place()` must have been written.
+    #[inline(always)]
+    pub(crate) unsafe fn publish(self) {
+        self.slot
+            .stamp
+            .store(self.pos.wrapping_add(1), Ordering::Release);
+    }
+}
+
+/// A slot taken for a pop (see [`Ring::take`]).
+pub(crate) struct Taken<'a, T> {
+    slot: &'a Slot<T>,
+    next: usize,
+}
+
+impl<T> Taken<'_, T> {
+    /// The value, to be read out (once) before [`release`](Taken::release).
+    #[inline(always)]
+    pub(crate) fn place(&self) -> *const T {
+        // The CAS in `take` claimed the slot, whose push completed (its stamp, acquired there,
+        // said so): it is ours until `release`.
+        self.slot.value.get().cast_const().cast()
+    }
+
+    /// Frees the slot for the push a lap later.
+    ///
+    /// # Safety
+    /// The value must have been read out (it is not dropped here).
+    #[inline(always)]
+    pub(crate) unsafe fn release(self) {
+        self.slot.stamp.store(self.next, Ordering::Release);
     }
 }
 

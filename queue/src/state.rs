@@ -316,18 +316,32 @@ impl<T> Inner<T> {
             Ok(seq) => seq,
             Err(why) => return Err((why, body)),
         };
-        let plain = Plain {
-            seq,
-            sent_unix_ms,
-            body,
-        };
-        if let Err(plain) = self.ring.push(plain) {
-            // Admitted already (even if the queue closed meanwhile: the send came first).
-            let mut p = self.producer.lock();
-            if p.inbox.is_empty() {
-                self.inbox_hint.store(true, Ordering::Release);
+        match self.ring.claim() {
+            // Nothing between the claim and the write: a pop waits at a claimed slot.
+            Some(claim) => {
+                let place = claim.place();
+                // SAFETY: the claimed slot is ours until `publish`; every field is written (field
+                // by field, so the body moves straight from the argument into the slot).
+                unsafe {
+                    std::ptr::addr_of_mut!((*place).seq).write(seq);
+                    std::ptr::addr_of_mut!((*place).sent_unix_ms).write(sent_unix_ms);
+                    std::ptr::addr_of_mut!((*place).body).write(body);
+                    claim.publish();
+                }
             }
-            p.inbox.push_back(plain.into_entry());
+            None => {
+                let plain = Plain {
+                    seq,
+                    sent_unix_ms,
+                    body,
+                };
+                // Admitted already (even if the queue closed meanwhile: the send came first).
+                let mut p = self.producer.lock();
+                if p.inbox.is_empty() {
+                    self.inbox_hint.store(true, Ordering::Release);
+                }
+                p.inbox.push_back(plain.into_entry());
+            }
         }
         Ok(seq)
     }
@@ -917,6 +931,48 @@ impl<T> Consumer<T> {
         if inner.inbox_hint.load(Ordering::Acquire) {
             return Err(Error::Empty);
         }
+        if inner.config.no_ack {
+            let Some(taken) = inner.ring.take() else {
+                return Err(Error::Empty);
+            };
+            self.intake += 1;
+            let m = taken.place();
+            // Checked again after the take: an inbox message sent before `m` was pushed has set it.
+            if !inner.inbox_hint.load(Ordering::Acquire) {
+                // What `lease_entry` does for a first receive without group, straight from the
+                // ring's slot (the body moves once).
+                self.receives += 1;
+                inner.count_removed();
+                wake.space = true;
+                // SAFETY: the taken slot holds a message, read out once here (field by field, so
+                // the body moves straight into the delivery) and released after.
+                unsafe {
+                    let d = Delivery {
+                        receipt: Receipt {
+                            queue: inner.uid,
+                            slot: NO_LEASE_SLOT,
+                            lease: 0,
+                            id: crate::message::MessageId((*m).seq),
+                        },
+                        body: std::ptr::addr_of!((*m).body).read(),
+                        receive_count: 1,
+                        sent_unix_ms: (*m).sent_unix_ms,
+                        group: None,
+                        last_error: None,
+                    };
+                    taken.release();
+                    return Ok(d);
+                }
+            }
+            // SAFETY: as above, read out whole.
+            let m = unsafe {
+                let v = m.read();
+                taken.release();
+                v
+            };
+            self.plain.push_back(m.into_entry());
+            return Err(Error::Empty);
+        }
         let Some(m) = inner.ring.pop() else {
             return Err(Error::Empty);
         };
@@ -925,26 +981,6 @@ impl<T> Consumer<T> {
         if inner.inbox_hint.load(Ordering::Acquire) {
             self.plain.push_back(m.into_entry());
             return Err(Error::Empty);
-        }
-        if inner.config.no_ack {
-            // What `lease_entry` does for a first receive without group, straight from the ring's
-            // message (the body moves once).
-            self.receives += 1;
-            inner.count_removed();
-            wake.space = true;
-            return Ok(Delivery {
-                receipt: Receipt {
-                    queue: inner.uid,
-                    slot: NO_LEASE_SLOT,
-                    lease: 0,
-                    id: crate::message::MessageId(m.seq),
-                },
-                body: m.body,
-                receive_count: 1,
-                sent_unix_ms: m.sent_unix_ms,
-                group: None,
-                last_error: None,
-            });
         }
         Ok(self.lease_entry(inner, m.into_entry(), now, wake))
     }

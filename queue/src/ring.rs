@@ -302,6 +302,47 @@ mod tests {
         assert!(r.is_empty());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Single-threaded, the ring is a bounded FIFO of its (rounded-up) size, whichever of
+        /// `pop` and `take`/`release` reads it.
+        #[test]
+        fn behaves_as_a_bounded_fifo(
+            capacity in 1usize..20,
+            ops in proptest::collection::vec(0u8..3, 0..300),
+        ) {
+            let r = Ring::new(capacity);
+            let size = capacity.max(2).next_power_of_two();
+            let mut model = std::collections::VecDeque::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                match op {
+                    0 => {
+                        let pushed = r.push(i);
+                        if model.len() < size {
+                            proptest::prop_assert_eq!(pushed, Ok(()));
+                            model.push_back(i);
+                        } else {
+                            proptest::prop_assert_eq!(pushed, Err(i));
+                        }
+                    }
+                    1 => proptest::prop_assert_eq!(r.pop(), model.pop_front()),
+                    _ => {
+                        let got = r.take().map(|t| {
+                            // SAFETY: read once, then released.
+                            unsafe {
+                                let v = t.place().read();
+                                t.release();
+                                v
+                            }
+                        });
+                        proptest::prop_assert_eq!(got, model.pop_front());
+                    }
+                }
+                proptest::prop_assert_eq!(r.is_empty(), model.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn drops_what_is_left() {
         let v = Arc::new(());

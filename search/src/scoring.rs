@@ -166,8 +166,9 @@ impl WordPlan {
 /// its words' scores, added in word order.
 ///
 /// A top-k search over it ([`Weight::for_each_pruning`]) scores a segment of up to 2^18 documents term at
-/// a time: each posting list is read once, block by block, into per-document accumulators, which is
-/// cheaper per posting than advancing a union document by document. Larger segments are pruned with
+/// a time when the query has about one posting per four documents there or more: each posting list is
+/// read once, block by block, into per-document accumulators, which is cheaper per posting than
+/// advancing a union document by document. Larger segments and selective queries are pruned with
 /// MaxScore: each word's score is bounded by its best expansion's weight (`penalty · idf · (k1 + 1)`,
 /// since `tf / (k1 + tf) < 1`), words are sorted by bound, and the low-bound words whose bounds together
 /// cannot lift a document above the current k-th best score are only probed for documents found through
@@ -333,7 +334,7 @@ impl Weight for WordsWeight {
         reader: &SegmentReader,
         callback: &mut dyn FnMut(DocId, Score) -> Score,
     ) -> tantivy::Result<()> {
-        if reader.max_doc() <= taat_max_docs() {
+        if reader.max_doc() <= taat_max_docs() && self.dense(reader)? {
             return self.term_at_a_time(threshold, reader, callback);
         }
         let mut ws = self.word_scorers(reader, 1.0)?;
@@ -434,6 +435,22 @@ fn taat_max_docs() -> u32 {
 }
 
 impl WordsWeight {
+    /// Whether the query's postings in this segment are many enough for term-at-a-time scoring to pay
+    /// for its accumulators (about one posting per four documents); selective queries go to MaxScore.
+    fn dense(&self, reader: &SegmentReader) -> tantivy::Result<bool> {
+        let mut postings = 0u64;
+        for plan in self.words.iter() {
+            for (e, exp) in plan.expansions.iter().enumerate() {
+                for t in 0..exp.terms.len() {
+                    if let Some(info) = plan.term_info(e, t, reader)? {
+                        postings += u64::from(info.doc_freq);
+                    }
+                }
+            }
+        }
+        Ok(postings * 4 >= u64::from(reader.max_doc()))
+    }
+
     /// Scores a segment word by word into per-document accumulators (each posting list read block by
     /// block, once), then hands the documents above `threshold` to `callback` in document order.
     ///

@@ -16,7 +16,8 @@ use std::sync::atomic::{self, AtomicUsize, Ordering};
 
 use crate::state::Padded;
 
-/// How many times a push (pop) waits for the pop (push) under way on its slot before giving up.
+/// How many times a push waits for the pop under way on its slot before giving up, and a pop spins
+/// waiting for the push under way on its slot before it yields between looks.
 const SPINS: u32 = 100;
 
 struct Slot<T> {
@@ -120,8 +121,7 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Pops the oldest value, if any (`None` also if the push of the oldest is under way and does
-    /// not finish within a few spins).
+    /// Pops the oldest value, if any. If the push of the oldest is under way, waits for it.
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
         let mut spins = 0;
@@ -149,15 +149,22 @@ impl<T> Ring<T> {
                     Err(now) => pos = now,
                 }
             } else if (stamp.wrapping_sub(full) as isize) < 0 {
-                // Not written yet for this lap: empty, unless its push is under way; then wait a
-                // moment for it (but not for a preempted thread).
+                // Not written yet for this lap: empty, unless its push is under way; then wait for
+                // it, however long (as crossbeam does). Reporting empty here would let a consumer
+                // look past this slot at the inbox, and deliver an inbox message before a ring
+                // message that its producer pushed earlier into a later slot.
                 atomic::fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
-                if tail == pos || spins >= SPINS {
+                if tail == pos {
                     return None;
                 }
-                spins += 1;
-                std::hint::spin_loop();
+                if spins < SPINS {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    // The pushing thread was probably preempted.
+                    std::thread::yield_now();
+                }
                 pos = self.head.load(Ordering::Relaxed);
             } else {
                 pos = self.head.load(Ordering::Relaxed);
@@ -192,15 +199,22 @@ impl<T> Ring<T> {
                     Err(now) => pos = now,
                 }
             } else if (stamp.wrapping_sub(full) as isize) < 0 {
-                // Not written yet for this lap: empty, unless its push is under way; then wait a
-                // moment for it (but not for a preempted thread).
+                // Not written yet for this lap: empty, unless its push is under way; then wait for
+                // it, however long (as crossbeam does). Reporting empty here would let a consumer
+                // look past this slot at the inbox, and deliver an inbox message before a ring
+                // message that its producer pushed earlier into a later slot.
                 atomic::fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
-                if tail == pos || spins >= SPINS {
+                if tail == pos {
                     return None;
                 }
-                spins += 1;
-                std::hint::spin_loop();
+                if spins < SPINS {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    // The pushing thread was probably preempted.
+                    std::thread::yield_now();
+                }
                 pos = self.head.load(Ordering::Relaxed);
             } else {
                 pos = self.head.load(Ordering::Relaxed);

@@ -36,8 +36,9 @@
 //! Most messages have no delay, no group and no dedup id. They take no lock: a producer reserves a
 //! sequence number (which is also the message id) and a place in the capacity with one
 //! compare-and-swap on `seq` (whose top bit says "closed"), then pushes the message into `ring`, a
-//! bounded lock-free queue ([`Ring`], see `ring.rs`; a pop may miss a push that is still writing its
-//! slot, which the `admitted > intake` check below covers). Should the ring be full (it holds at most
+//! bounded lock-free queue ([`Ring`], see `ring.rs`; a pop that finds the oldest slot still being
+//! written waits for it: reporting the ring empty then would let the consumer deliver an inbox message
+//! ahead of an earlier ring message of the same producer in a later slot). Should the ring be full (it holds at most
 //! [`RING_CAPACITY`] messages, the queue's capacity may be larger; a push also gives up while the pop
 //! of its slot's previous value is under way), the message goes to the inbox under the producer lock
 //! instead.

@@ -1181,6 +1181,13 @@ impl Inner {
     /// commit to wait for), then publishes the new durable offset.
     fn sync_locked(&self, st: &mut State) -> Result<()> {
         self.flush_buf(st)?;
+        self.fsync_active(st, true)
+    }
+
+    /// Fsyncs the active segment (already flushed) while the caller holds the state lock, then
+    /// publishes everything appended so far as durable (and, if `batch`, records the group-commit
+    /// batch size). A failure poisons the log.
+    fn fsync_active(&self, st: &mut State, batch: bool) -> Result<()> {
         if let Err(e) = st.active.file.sync_data() {
             let path = st.active.path.clone();
             self.poison(st);
@@ -1188,7 +1195,9 @@ impl Inner {
         }
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         let mut s = self.sync.lock();
-        s.last_batch = st.next_offset.saturating_sub(s.durable);
+        if batch {
+            s.last_batch = st.next_offset.saturating_sub(s.durable);
+        }
         s.durable = s.durable.max(st.next_offset);
         drop(s);
         self.synced.notify_all();
@@ -1252,16 +1261,7 @@ impl Inner {
         self.flush_buf(st)?;
         let durable = self.cfg.fsync != FsyncPolicy::Never;
         if durable {
-            if let Err(e) = st.active.file.sync_data() {
-                let path = st.active.path.clone();
-                self.poison(st);
-                return Err(io_err(&path)(e));
-            }
-            self.fsyncs.fetch_add(1, Ordering::Relaxed);
-            let mut s = self.sync.lock();
-            s.durable = s.durable.max(st.next_offset);
-            drop(s);
-            self.synced.notify_all();
+            self.fsync_active(st, false)?;
             st.unsynced = 0;
         }
         // The index is an optimisation, rebuilt on open if missing: a failure to write it is not fatal.

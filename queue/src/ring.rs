@@ -124,51 +124,13 @@ impl<T> Ring<T> {
     /// Pops the oldest value, if any. If the push of the oldest is under way, waits for it.
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
-        let mut spins = 0;
-        let mut pos = self.head.load(Ordering::Relaxed);
-        loop {
-            let slot = &self.slots[pos & self.mask];
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            let full = pos.wrapping_add(1);
-            if stamp == full {
-                match self.head.compare_exchange_weak(
-                    pos,
-                    full,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        // SAFETY: the CAS claimed position `pos`, whose push completed (stamp
-                        // `pos + 1`, acquired above); the slot is ours until the stamp below frees
-                        // it for the push a lap later.
-                        let value = unsafe { (*slot.value.get()).assume_init_read() };
-                        slot.stamp
-                            .store(pos.wrapping_add(self.mask + 1), Ordering::Release);
-                        return Some(value);
-                    }
-                    Err(now) => pos = now,
-                }
-            } else if (stamp.wrapping_sub(full) as isize) < 0 {
-                // Not written yet for this lap: empty, unless its push is under way; then wait for
-                // it, however long (as crossbeam does). Reporting empty here would let a consumer
-                // look past this slot at the inbox, and deliver an inbox message before a ring
-                // message that its producer pushed earlier into a later slot.
-                atomic::fence(Ordering::SeqCst);
-                let tail = self.tail.load(Ordering::Relaxed);
-                if tail == pos {
-                    return None;
-                }
-                if spins < SPINS {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    // The pushing thread was probably preempted.
-                    std::thread::yield_now();
-                }
-                pos = self.head.load(Ordering::Relaxed);
-            } else {
-                pos = self.head.load(Ordering::Relaxed);
-            }
+        let taken = self.take()?;
+        // SAFETY: `take` claimed the slot, whose push completed; the value is read out exactly
+        // once, here, before the slot is released for the push a lap later.
+        unsafe {
+            let value = taken.place().read();
+            taken.release();
+            Some(value)
         }
     }
 

@@ -224,18 +224,28 @@ impl Analyzer {
         }
     }
 
-    /// Registers this analyzer and its words companion with `manager`.
+    /// Registers the analyzers of the text fields and their words companions with `manager`.
     ///
     /// The companion field only records which documents hold a word (no frequencies, no positions, no
     /// norms), so it is indexed through [`DistinctWords`]: a word repeated in a value is indexed once,
     /// which gives the same index for less work.
-    pub(crate) fn register(&self, manager: &tantivy::tokenizer::TokenizerManager) {
-        manager.register(&self.name(), self.build());
-        if self.is_tokenized() {
-            let words = self.words_analyzer();
-            if words.name() != self.name() {
+    ///
+    /// A words companion shares its name with a user field's analyzer of the same settings without
+    /// stemming, which must keep its term frequencies: so every companion is registered first and
+    /// every field's own analyzer after it, and on such a clash the plain analyzer wins (the
+    /// companion field, indexed without frequencies, gets the same index from either).
+    pub(crate) fn register_all<'a>(
+        analyzers: impl Iterator<Item = &'a Analyzer> + Clone,
+        manager: &tantivy::tokenizer::TokenizerManager,
+    ) {
+        for a in analyzers.clone().filter(|a| a.is_tokenized()) {
+            let words = a.words_analyzer();
+            if words.name() != a.name() {
                 manager.register(&words.name(), words.build_distinct());
             }
+        }
+        for a in analyzers {
+            manager.register(&a.name(), a.build());
         }
     }
 }

@@ -317,11 +317,13 @@ impl SearchIndexBuilder {
                 }
             }
         };
-        for f in &self.schema.fields {
-            if let FieldKind::Text(t) = &f.kind {
-                t.analyzer.register(index.tokenizers());
-            }
-        }
+        crate::analysis::Analyzer::register_all(
+            self.schema.fields.iter().filter_map(|f| match &f.kind {
+                FieldKind::Text(t) => Some(&t.analyzer),
+                _ => None,
+            }),
+            index.tokenizers(),
+        );
         let writer: IndexWriter = match self.writer_threads {
             Some(n) => index.writer_with_num_threads(n, self.writer_memory)?,
             None => index.writer(self.writer_memory)?,

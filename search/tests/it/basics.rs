@@ -753,3 +753,45 @@ fn word_plans_follow_refreshes() {
     index.refresh().unwrap();
     assert_eq!(index.search("crossing").unwrap().total, 0);
 }
+
+/// A text field without stemming shares its analyzer's name with the words companion of a stemmed
+/// field of the same language; it must keep its term frequencies whatever the field order.
+#[test]
+fn unstemmed_field_keeps_term_frequencies_beside_a_stemmed_one() {
+    use ember_search::Analyzer;
+    for title_first in [true, false] {
+        let plain = TextField::new().analyzer(Analyzer::english().with_stemming(false));
+        let b = Schema::builder().id("id");
+        let b = if title_first {
+            b.text_with("title", plain).text("body")
+        } else {
+            b.text("body").text_with("title", plain)
+        };
+        let index = SearchIndex::builder(b.build().unwrap())
+            .commit_policy(CommitPolicy::manual())
+            .build()
+            .unwrap();
+        for (id, title) in [
+            ("repeated", "cell cell cell membrane tissue sample"),
+            ("once", "cell tissue"),
+        ] {
+            index
+                .upsert(
+                    Document::new()
+                        .with("id", id)
+                        .with("title", title)
+                        .with("body", "cells"),
+                )
+                .unwrap();
+        }
+        index.commit().unwrap();
+        // BM25 with the word counted three times ranks the longer title first; counted once (the
+        // words companion's analysis), the short title would win.
+        let res = index.search("title:cell").unwrap();
+        assert_eq!(
+            ids(&res),
+            ["repeated", "once"],
+            "title first: {title_first}"
+        );
+    }
+}

@@ -81,8 +81,7 @@
 //!
 //! Plain messages (no delay, no group, no dedup id) are sent without a lock: a send reserves its id
 //! and its place in the capacity with one compare-and-swap and pushes the message into a bounded
-//! lock-free ring (Vyukov's array queue, inlined into the send and receive paths so a large body is
-//! not copied at each call); consumers, under their lock, merge the ring with the
+//! lock-free queue (crossbeam's `ArrayQueue`); consumers, under their lock, merge it with the
 //! other messages by send order. Other messages go through the producers' lock (consumers take that
 //! inbox in one swap); the wake-up path writes no shared cache line unless someone sleeps. A send reads the clock's
 //! coarse wall time (the message's sent time: exact with a `ManualClock`, within about one kernel
@@ -107,7 +106,6 @@ mod message;
 mod partitioned;
 mod queue;
 mod retry;
-mod ring;
 mod state;
 mod stats;
 mod visibility;

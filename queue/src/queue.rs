@@ -211,7 +211,7 @@ impl<T> QueueBuilder<T> {
                 clock: self.clock.unwrap_or_else(|| clock::shared(SystemClock)),
                 uid: NEXT_UID.fetch_add(1, AtomicOrdering::Relaxed),
                 seq: Padded(SeqWord::new()),
-                ring: crate::state::Ring::new(ring_capacity),
+                ring: crate::state::Ring::new(ring_capacity.max(1)),
                 producer: Padded(Mutex::new(Producer::new())),
                 consumer: Padded(Mutex::new(Consumer::new(rng))),
                 removed: Padded(AtomicU64::new(0)),

@@ -36,12 +36,11 @@
 //! Most messages have no delay, no group and no dedup id. They take no lock: a producer reserves a
 //! sequence number (which is also the message id) and a place in the capacity with one
 //! compare-and-swap on `seq` (whose top bit says "closed"), then pushes the message into `ring`, a
-//! bounded lock-free queue ([`Ring`], see `ring.rs`; a pop that finds the oldest slot still being
-//! written waits for it: reporting the ring empty then would let the consumer deliver an inbox message
-//! ahead of an earlier ring message of the same producer in a later slot). Should the ring be full (it holds at most
-//! [`RING_CAPACITY`] messages, the queue's capacity may be larger; a push also gives up while the pop
-//! of its slot's previous value is under way), the message goes to the inbox under the producer lock
-//! instead.
+//! bounded lock-free queue ([`Ring`]: crossbeam's `ArrayQueue`, whose pop waits for a push under way
+//! on the oldest slot — reporting the ring empty then would let the consumer deliver an inbox message
+//! ahead of an earlier ring message of the same producer in a later slot). Should the ring be full (it
+//! holds at most [`RING_CAPACITY`] messages, the queue's capacity may be larger), the message goes to
+//! the inbox under the producer lock instead.
 //! Consumers take ring messages one at a time into `plain` and deliver the lowest sequence number among
 //! `plain`, `fresh` (from the inbox) and `back` (retries etc.), so send order holds across the paths.
 //! Before delivering a ring message a consumer checks `inbox_hint`: a message sent to the inbox before
@@ -87,7 +86,8 @@ use ember_core::clock::{Clock, SharedClock, Signal};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 
-pub(crate) use crate::ring::Ring;
+/// The plain fast path's bounded lock-free queue.
+pub(crate) type Ring<T> = crossbeam::queue::ArrayQueue<T>;
 
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::error::{Error, Result};
@@ -317,25 +317,14 @@ impl<T> Inner<T> {
             Ok(seq) => seq,
             Err(why) => return Err((why, body)),
         };
-        match self.ring.claim() {
-            // Nothing between the claim and the write: a pop waits at a claimed slot.
-            Some(claim) => {
-                let place = claim.place();
-                // SAFETY: the claimed slot is ours until `publish`; every field is written (field
-                // by field, so the body moves straight from the argument into the slot).
-                unsafe {
-                    std::ptr::addr_of_mut!((*place).seq).write(seq);
-                    std::ptr::addr_of_mut!((*place).sent_unix_ms).write(sent_unix_ms);
-                    std::ptr::addr_of_mut!((*place).body).write(body);
-                    claim.publish();
-                }
-            }
-            None => {
-                let plain = Plain {
-                    seq,
-                    sent_unix_ms,
-                    body,
-                };
+        let plain = Plain {
+            seq,
+            sent_unix_ms,
+            body,
+        };
+        match self.ring.push(plain) {
+            Ok(()) => {}
+            Err(plain) => {
                 // Admitted already (even if the queue closed meanwhile: the send came first).
                 let mut p = self.producer.lock();
                 if p.inbox.is_empty() {
@@ -933,44 +922,31 @@ impl<T> Consumer<T> {
             return Err(Error::Empty);
         }
         if inner.config.no_ack {
-            let Some(taken) = inner.ring.take() else {
+            let Some(m) = inner.ring.pop() else {
                 return Err(Error::Empty);
             };
             self.intake += 1;
-            let m = taken.place();
-            // Checked again after the take: an inbox message sent before `m` was pushed has set it.
+            // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
             if !inner.inbox_hint.load(Ordering::Acquire) {
                 // What `lease_entry` does for a first receive without group, straight from the
-                // ring's slot (the body moves once).
+                // ring's message.
                 self.receives += 1;
                 inner.count_removed();
                 wake.space = true;
-                // SAFETY: the taken slot holds a message, read out once here (field by field, so
-                // the body moves straight into the delivery) and released after.
-                unsafe {
-                    let d = Delivery {
-                        receipt: Receipt {
-                            queue: inner.uid,
-                            slot: NO_LEASE_SLOT,
-                            lease: 0,
-                            id: crate::message::MessageId((*m).seq),
-                        },
-                        body: std::ptr::addr_of!((*m).body).read(),
-                        receive_count: 1,
-                        sent_unix_ms: (*m).sent_unix_ms,
-                        group: None,
-                        last_error: None,
-                    };
-                    taken.release();
-                    return Ok(d);
-                }
+                return Ok(Delivery {
+                    receipt: Receipt {
+                        queue: inner.uid,
+                        slot: NO_LEASE_SLOT,
+                        lease: 0,
+                        id: crate::message::MessageId(m.seq),
+                    },
+                    body: m.body,
+                    receive_count: 1,
+                    sent_unix_ms: m.sent_unix_ms,
+                    group: None,
+                    last_error: None,
+                });
             }
-            // SAFETY: as above, read out whole.
-            let m = unsafe {
-                let v = m.read();
-                taken.release();
-                v
-            };
             self.plain.push_back(m.into_entry());
             return Err(Error::Empty);
         }

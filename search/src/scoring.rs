@@ -472,18 +472,7 @@ impl WordsWeight {
         let mut word_docs: Vec<u32> = Vec::new();
         let mut norm_readers: Vec<(Field, FieldNormReader)> = Vec::new();
         for plan in self.words.iter() {
-            let mut norms = Vec::with_capacity(plan.fields.len());
-            for f in &plan.fields {
-                let r = match norm_readers.iter().find(|(field, _)| *field == f.field) {
-                    Some((_, r)) => r.clone(),
-                    None => {
-                        let r = reader.get_fieldnorms_reader(f.field)?;
-                        norm_readers.push((f.field, r.clone()));
-                        r
-                    }
-                };
-                norms.push((r, f.norm.clone()));
-            }
+            let norms = field_norms(plan, reader, &mut norm_readers)?;
             word_docs.clear();
             for (e, exp) in plan.expansions.iter().enumerate() {
                 exp_docs.clear();
@@ -613,12 +602,13 @@ impl Scorer for WordsScorer {
     }
 }
 
-fn word_scorer(
+/// The field-norm reader and the norm table of each of `plan`'s fields in this segment; readers are
+/// shared between the words of a query through `norm_readers`.
+fn field_norms(
     plan: &WordPlan,
     reader: &SegmentReader,
-    boost: Score,
     norm_readers: &mut Vec<(Field, FieldNormReader)>,
-) -> tantivy::Result<WordScorer> {
+) -> tantivy::Result<Vec<(FieldNormReader, Arc<[f32; 256]>)>> {
     let mut norms = Vec::with_capacity(plan.fields.len());
     for f in &plan.fields {
         let r = match norm_readers.iter().find(|(field, _)| *field == f.field) {
@@ -631,6 +621,16 @@ fn word_scorer(
         };
         norms.push((r, f.norm.clone()));
     }
+    Ok(norms)
+}
+
+fn word_scorer(
+    plan: &WordPlan,
+    reader: &SegmentReader,
+    boost: Score,
+    norm_readers: &mut Vec<(Field, FieldNormReader)>,
+) -> tantivy::Result<WordScorer> {
+    let norms = field_norms(plan, reader, norm_readers)?;
     let mut postings =
         Vec::with_capacity(plan.expansions.iter().map(|e| e.terms.len()).sum::<usize>());
     for (e, exp) in plan.expansions.iter().enumerate() {

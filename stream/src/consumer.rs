@@ -141,15 +141,7 @@ impl Consumer {
                 partitions: self.topic.partitions(),
             });
         };
-        let (earliest, latest) = self.topic.offsets(partition)?;
-        if offset < earliest || offset > latest {
-            return Err(Error::OffsetOutOfRange {
-                partition,
-                offset,
-                earliest,
-                latest,
-            });
-        }
+        self.topic.check_position(partition, offset, true)?;
         self.buffer.retain(|r| r.partition != partition);
         self.positions[i] = offset;
         Ok(())

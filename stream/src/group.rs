@@ -503,15 +503,7 @@ impl ConsumerGroup {
     /// # Errors
     /// [`Error::UnknownPartition`]; [`Error::OffsetOutOfRange`] for an offset past the log end.
     pub fn reset_offset(&self, partition: u32, offset: u64) -> Result<()> {
-        let (earliest, latest) = self.topic.offsets(partition)?;
-        if offset > latest {
-            return Err(Error::OffsetOutOfRange {
-                partition,
-                offset,
-                earliest,
-                latest,
-            });
-        }
+        self.topic.check_position(partition, offset, false)?;
         let mut st = self.shared.state.lock();
         st.committed[partition as usize] = Some(offset);
         self.shared.persist(&st)
@@ -855,15 +847,7 @@ impl GroupConsumer {
     /// offset past the log end; [`Error::UnknownPartition`].
     pub fn commit_sync(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
         for &(partition, offset) in offsets {
-            let (earliest, latest) = self.group.topic.offsets(partition)?;
-            if offset > latest {
-                return Err(Error::OffsetOutOfRange {
-                    partition,
-                    offset,
-                    earliest,
-                    latest,
-                });
-            }
+            self.group.topic.check_position(partition, offset, false)?;
         }
         let now = self.group.topic.clock().now();
         let mut st = self.group.lock_expired();
@@ -897,15 +881,7 @@ impl GroupConsumer {
                 partition,
             });
         }
-        let (earliest, latest) = self.group.topic.offsets(partition)?;
-        if offset < earliest || offset > latest {
-            return Err(Error::OffsetOutOfRange {
-                partition,
-                offset,
-                earliest,
-                latest,
-            });
-        }
+        self.group.topic.check_position(partition, offset, true)?;
         self.positions[partition as usize] = Some(offset);
         Ok(())
     }

@@ -628,15 +628,7 @@ impl WorkGroup {
     /// # Errors
     /// [`Error::UnknownPartition`]; [`Error::OffsetOutOfRange`] past the log end.
     pub fn set_cursor(&self, partition: u32, offset: u64) -> Result<()> {
-        let (earliest, latest) = self.topic.offsets(partition)?;
-        if offset > latest {
-            return Err(Error::OffsetOutOfRange {
-                partition,
-                offset,
-                earliest,
-                latest,
-            });
-        }
+        self.topic.check_position(partition, offset, false)?;
         let mut st = self.shared.state.lock();
         st.cursors[partition as usize] = offset;
         journal!(

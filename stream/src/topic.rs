@@ -787,6 +787,24 @@ impl Topic {
         Ok((log.earliest(), log.next_offset()))
     }
 
+    /// Checks a position a reader or a group may be set to: at most the log end offset and, if
+    /// `retained`, at least the earliest retained offset.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] outside that range; as for [`offsets`](Topic::offsets).
+    pub(crate) fn check_position(&self, partition: u32, offset: u64, retained: bool) -> Result<()> {
+        let (earliest, latest) = self.offsets(partition)?;
+        if offset > latest || (retained && offset < earliest) {
+            return Err(Error::OffsetOutOfRange {
+                partition,
+                offset,
+                earliest,
+                latest,
+            });
+        }
+        Ok(())
+    }
+
     /// Reads up to `max` records of `partition` starting at offset `from`: replay from any retained
     /// offset. Reading at the log end offset returns an empty vector.
     ///

@@ -98,8 +98,8 @@ struct Raw {
     text: Field,
 }
 
-fn raw_index() -> Raw {
-    let mut b = tantivy::schema::Schema::builder();
+/// The raw side's id, title and text fields: the same settings as ember's (English, stemmed, stored).
+fn raw_fields(b: &mut tantivy::schema::SchemaBuilder) -> (Field, Field, Field) {
     let id = b.add_text_field("id", STRING | STORED);
     let opts = TextOptions::default()
         .set_indexing_options(
@@ -110,6 +110,12 @@ fn raw_index() -> Raw {
         .set_stored();
     let title = b.add_text_field("title", opts.clone());
     let text = b.add_text_field("text", opts);
+    (id, title, text)
+}
+
+fn raw_index() -> Raw {
+    let mut b = tantivy::schema::Schema::builder();
+    let (id, title, text) = raw_fields(&mut b);
     let index = Index::create_in_ram(b.build());
     index.tokenizers().register("en", english());
     let writer = index.writer(64_000_000).expect("writer");
@@ -142,16 +148,7 @@ fn raw_fill(raw: &mut Raw, corpus: &Corpus) {
 
 fn raw_with_words(corpus: &Corpus) -> Index {
     let mut b = tantivy::schema::Schema::builder();
-    let id = b.add_text_field("id", STRING | STORED);
-    let opts = TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("en")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored();
-    let title = b.add_text_field("title", opts.clone());
-    let text = b.add_text_field("text", opts);
+    let (id, title, text) = raw_fields(&mut b);
     let words = b.add_text_field(
         "words",
         TextOptions::default().set_indexing_options(

@@ -113,6 +113,15 @@ impl Contestant for Limit {
     }
 }
 
+/// The ember contestant with `policy`, at the bench's capacity.
+fn ember_cache(policy: Policy) -> Cache<u64, u64> {
+    Cache::builder()
+        .max_capacity(CAPACITY as u64)
+        .policy(policy)
+        .build()
+        .expect("valid cache")
+}
+
 fn prefill(c: &impl Contestant) {
     for rank in 0..KEYS as u64 {
         c.insert(rank.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16, rank);
@@ -173,11 +182,7 @@ fn throughput(crit: &mut Criterion) {
         &loads,
     );
     for policy in [Policy::Adaptive, Policy::Lru, Policy::Lfu, Policy::Fifo] {
-        let cache = Cache::builder()
-            .max_capacity(CAPACITY as u64)
-            .policy(policy)
-            .build()
-            .expect("valid cache");
+        let cache = ember_cache(policy);
         bench_one(
             &mut group,
             &format!("ember_{policy}"),
@@ -218,11 +223,7 @@ fn interleaved() {
         Box::new(move |o| run(&limit, o)),
     ));
     for policy in [Policy::Adaptive, Policy::Lru, Policy::Lfu, Policy::Fifo] {
-        let cache = Cache::builder()
-            .max_capacity(CAPACITY as u64)
-            .policy(policy)
-            .build()
-            .expect("valid cache");
+        let cache = ember_cache(policy);
         let c = Ember(cache);
         prefill(&c);
         contestants.push((format!("ember_{policy}"), Box::new(move |o| run(&c, o))));

@@ -139,24 +139,17 @@ fn bench(c: &mut Criterion) {
     }
     let (best, median) = (|i: usize| rounds[i][0], |i: usize| rounds[i][ROUNDS / 2]);
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    println!(
-        "interleaved, {ROUNDS} rounds: tumbling best {:.2?} vs fold {:.2?} = {:.2}x, median {:.2?} vs {:.2?} = {:.2}x",
-        best(0),
-        best(1),
-        ratio(best(0), best(1)),
-        median(0),
-        median(1),
-        ratio(median(0), median(1))
-    );
-    println!(
-        "interleaved, {ROUNDS} rounds: session best {:.2?} vs fold {:.2?} = {:.2}x, median {:.2?} vs {:.2?} = {:.2}x",
-        best(2),
-        best(3),
-        ratio(best(2), best(3)),
-        median(2),
-        median(3),
-        ratio(median(2), median(3))
-    );
+    for (name, ember, fold) in [("tumbling", 0, 1), ("session", 2, 3)] {
+        println!(
+            "interleaved, {ROUNDS} rounds: {name} best {:.2?} vs fold {:.2?} = {:.2}x, median {:.2?} vs {:.2?} = {:.2}x",
+            best(ember),
+            best(fold),
+            ratio(best(ember), best(fold)),
+            median(ember),
+            median(fold),
+            ratio(median(ember), median(fold))
+        );
+    }
 
     let mut g = c.benchmark_group("window_tumbling_count_10k_keys");
     g.sample_size(10)

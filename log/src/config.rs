@@ -176,7 +176,10 @@ impl LogBuilder {
         self
     }
 
-    /// Size of the in-process write buffer (default 256 KiB).
+    /// Size of the in-process write buffer (default 256 KiB, at most 1 GiB). Records accumulate in it
+    /// and are written as one CRC'd batch when it is full (or on a flush, an fsync, a read of the
+    /// active segment, a roll, a close); with [`FsyncPolicy::Never`] it is what a process crash can
+    /// lose.
     pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
         self.cfg.write_buffer_bytes = bytes;
         self
@@ -227,6 +230,11 @@ impl LogBuilder {
         if c.max_record_bytes == 0 || c.max_record_bytes > (1 << 30) {
             return Err(Error::Config(
                 "max_record_bytes must be in 1..=1 GiB".into(),
+            ));
+        }
+        if c.write_buffer_bytes > (1 << 30) {
+            return Err(Error::Config(
+                "write_buffer_bytes must be at most 1 GiB".into(),
             ));
         }
         if c.segment_age == Some(Duration::ZERO) {

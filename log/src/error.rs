@@ -30,6 +30,19 @@ pub enum Error {
         /// What check failed.
         reason: String,
     },
+    /// A segment was written in a format version this build does not read (version 1, one CRC per
+    /// record, was replaced by version 2, one CRC per batch of records). Nothing is changed on disk.
+    #[error(
+        "log segment {path} has format version {version}; this build reads version {supported}"
+    )]
+    UnsupportedFormat {
+        /// The segment file.
+        path: PathBuf,
+        /// The version it was written in.
+        version: u16,
+        /// The version this build reads and writes.
+        supported: u16,
+    },
     /// A record (metadata plus payload) is larger than the log's `max_record_bytes`.
     #[error("record of {size} bytes exceeds the limit of {max} bytes")]
     RecordTooLarge {

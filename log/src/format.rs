@@ -1,17 +1,29 @@
-//! On-disk formats: record frames, segment headers, index files, and the segment scanner.
+//! On-disk formats: record batches, segment headers, index files, and the segment scanner.
 //!
 //! A segment file `<base offset, 20 digits>.log` starts with a [`SEGMENT_HEADER_LEN`]-byte header
-//! (magic, format version, CRC and a postcard-encoded [`SegmentHeader`]), then holds record frames back
-//! to back:
+//! (magic, format version, CRC and a postcard-encoded [`SegmentHeader`]), then holds record *batches*
+//! back to back (format version 2; as in Kafka's record batch, one CRC covers a whole batch and the
+//! records in it carry none):
 //!
 //! ```text
-//! u32 LE CRC32C(everything after it) | u32 LE body length | body
-//! body = u64 LE offset | u8 flags | [u64 LE timestamp if flags & 1] | [u32 LE meta length, meta if flags & 2] | payload
+//! batch  = u32 LE CRC32C(everything after it) | u32 LE length of the rest | u64 LE base offset
+//!          | u32 LE record count | record * count
+//! record = u32 LE length of the rest | u8 flags | [u64 LE timestamp if flags & 1]
+//!          | [u32 LE meta length, meta if flags & 2] | payload
 //! ```
 //!
-//! The sparse index `<base>.index` is a postcard-encoded [`IndexFile`] behind a magic and CRC; it
-//! records the segment length it describes, so an index that does not match its segment is stale and
-//! rebuilt by scanning.
+//! Record `i` of a batch has offset `base offset + i`. A batch is what one flush of the write buffer
+//! hands to the OS: every record appended since the previous flush (a flush happens when the buffer
+//! is full, before every fsync, on [`Log::flush`](crate::Log::flush), before a read of the active
+//! segment, on roll and on close). A batch is valid or not as a whole: recovery drops a torn final
+//! batch with all its records.
+//!
+//! The sparse index `<base>.index` is a postcard-encoded [`IndexFile`] behind a magic and CRC; its
+//! entries point at batch starts, and it records the segment length it describes, so an index that
+//! does not match its segment is stale and rebuilt by scanning.
+//!
+//! Format version 1 (up to session 2: one CRC'd frame per record) is not read: opening such a segment
+//! fails with [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -24,20 +36,23 @@ use crate::error::{Result, corrupt, io_err};
 
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"EMBERLOG";
 pub(crate) const INDEX_MAGIC: &[u8; 8] = b"EMBERIDX";
-pub(crate) const FORMAT_VERSION: u16 = 1;
+pub(crate) const FORMAT_VERSION: u16 = 2;
 /// Bytes reserved at the start of each segment for its header.
 pub const SEGMENT_HEADER_LEN: u64 = 64;
-/// Bytes a frame adds to a plain record's payload (CRC, length, offset, flags); a timestamp adds 8 more,
+/// Bytes of a batch header: CRC, length, base offset, record count.
+pub const BATCH_OVERHEAD: u64 = 20;
+/// Bytes a record adds to its payload inside a batch (length, flags); a timestamp adds 8 more,
 /// metadata 4 plus its length.
-pub const FRAME_OVERHEAD: u64 = 17;
-/// The most a frame adds to metadata and payload.
+pub const RECORD_OVERHEAD: u64 = 5;
+/// Bytes a plain record adds to its payload when it is alone in its batch (as with
+/// `FsyncPolicy::Always` and one appender): [`BATCH_OVERHEAD`] + [`RECORD_OVERHEAD`].
+pub const FRAME_OVERHEAD: u64 = BATCH_OVERHEAD + RECORD_OVERHEAD;
+/// The most a record and a batch header add to metadata and payload.
 pub(crate) const MAX_FRAME_OVERHEAD: u64 = FRAME_OVERHEAD + 12;
 const FLAG_TIMESTAMP: u8 = 1;
 const FLAG_META: u8 = 2;
 /// The stored timestamp of a record appended without one.
 pub(crate) const NO_TIMESTAMP: u64 = u64::MAX;
-/// Fixed part of a frame body: offset, flags.
-const BODY_FIXED: u32 = 9;
 
 /// What a segment header records (postcard-encoded in the header block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,11 +115,11 @@ pub(crate) fn decode_segment_header(path: &Path, bytes: &[u8]) -> Result<Segment
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     if version != FORMAT_VERSION {
-        return Err(corrupt(
-            path,
-            8,
-            format!("unsupported segment format version {version}"),
-        ));
+        return Err(crate::Error::UnsupportedFormat {
+            path: path.to_path_buf(),
+            version,
+            supported: FORMAT_VERSION,
+        });
     }
     let len = u16::from_le_bytes([bytes[10], bytes[11]]) as usize;
     if len > SEGMENT_HEADER_LEN as usize - 16 {
@@ -145,25 +160,25 @@ pub(crate) fn decode_index(bytes: &[u8]) -> Option<IndexFile> {
     postcard::from_bytes(body).ok()
 }
 
-/// Appends one frame to `buf`.
+/// Starts a batch in the (empty) write buffer: a header whose length, base offset, record count and
+/// CRC are filled in by [`seal_batch`].
 #[inline]
-pub(crate) fn encode_frame(
-    buf: &mut Vec<u8>,
-    offset: u64,
-    timestamp: u64,
-    meta: &[u8],
-    payload: &[u8],
-) {
+pub(crate) fn begin_batch(buf: &mut Vec<u8>) {
+    debug_assert!(buf.is_empty());
+    buf.extend_from_slice(&[0u8; BATCH_OVERHEAD as usize]);
+}
+
+/// Appends one record (no CRC of its own: the batch's covers it) to the open batch in `buf`.
+#[inline]
+pub(crate) fn encode_record(buf: &mut Vec<u8>, timestamp: u64, meta: &[u8], payload: &[u8]) {
     let has_ts = timestamp != NO_TIMESTAMP;
     let has_meta = !meta.is_empty();
-    let extra = if has_ts { 8 } else { 0 } + if has_meta { 4 + meta.len() } else { 0 };
-    let body_len = BODY_FIXED as usize + extra + payload.len();
-    let start = buf.len();
-    buf.reserve(8 + body_len);
-    let mut head = [0u8; FRAME_OVERHEAD as usize];
-    head[4..8].copy_from_slice(&(body_len as u32).to_le_bytes());
-    head[8..16].copy_from_slice(&offset.to_le_bytes());
-    head[16] = if has_ts { FLAG_TIMESTAMP } else { 0 } | if has_meta { FLAG_META } else { 0 };
+    let rest =
+        1 + if has_ts { 8 } else { 0 } + if has_meta { 4 + meta.len() } else { 0 } + payload.len();
+    buf.reserve(4 + rest);
+    let mut head = [0u8; RECORD_OVERHEAD as usize];
+    head[..4].copy_from_slice(&(rest as u32).to_le_bytes());
+    head[4] = if has_ts { FLAG_TIMESTAMP } else { 0 } | if has_meta { FLAG_META } else { 0 };
     buf.extend_from_slice(&head);
     if has_ts {
         buf.extend_from_slice(&timestamp.to_le_bytes());
@@ -173,82 +188,172 @@ pub(crate) fn encode_frame(
         buf.extend_from_slice(meta);
     }
     buf.extend_from_slice(payload);
-    let crc = crc32c::crc32c(&buf[start + 4..]);
-    buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// A decoded frame borrowing its bytes.
+/// Seals the batch that fills `buf` (begun by [`begin_batch`], holding `count` records from
+/// `base_offset` on): writes its length, base offset and count, then one CRC32C over all of it.
+pub(crate) fn seal_batch(buf: &mut [u8], base_offset: u64, count: u64) {
+    debug_assert!(buf.len() > BATCH_OVERHEAD as usize && count > 0);
+    let body_len = (buf.len() - 8) as u32;
+    buf[4..8].copy_from_slice(&body_len.to_le_bytes());
+    buf[8..16].copy_from_slice(&base_offset.to_le_bytes());
+    buf[16..20].copy_from_slice(&(count as u32).to_le_bytes());
+    let crc = crc32c::crc32c(&buf[4..]);
+    buf[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A CRC-checked batch borrowing its bytes; [`Batch::records`] decodes the records in it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batch<'a> {
+    /// Offset of its first record.
+    pub base: u64,
+    /// Number of records.
+    pub count: u64,
+    /// The records' bytes.
+    pub records: &'a [u8],
+    /// Total bytes of the batch, header included.
+    pub len: u64,
+}
+
+impl<'a> Batch<'a> {
+    /// One past the offset of its last record.
+    pub fn end(&self) -> u64 {
+        self.base + self.count
+    }
+
+    /// Its records in order; an `Err` (then nothing more) if the bytes do not hold exactly `count`
+    /// well-formed records. (The CRC passed, so that is corruption by a bug, not a torn write.)
+    pub fn records(&self) -> Records<'a> {
+        Records {
+            rest: self.records,
+            next: self.base,
+            left: self.count,
+            failed: false,
+        }
+    }
+}
+
+/// Iterator over the records of a [`Batch`].
+pub(crate) struct Records<'a> {
+    rest: &'a [u8],
+    next: u64,
+    left: u64,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    fn fail(&mut self, why: &'static str) -> Option<Result<Frame<'a>, &'static str>> {
+        self.failed = true;
+        Some(Err(why))
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Frame<'a>, &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.left == 0 {
+            if self.rest.is_empty() {
+                return None;
+            }
+            return self.fail("batch holds bytes after its last record");
+        }
+        let Some(len) = self.rest.get(..4) else {
+            return self.fail("batch holds fewer records than its count");
+        };
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let Some(body) = self.rest.get(4..4 + len).filter(|b| !b.is_empty()) else {
+            return self.fail("record length out of range");
+        };
+        let flags = body[0];
+        if flags & !(FLAG_TIMESTAMP | FLAG_META) != 0 {
+            return self.fail("unknown record flags");
+        }
+        let mut at = 1;
+        let mut timestamp = NO_TIMESTAMP;
+        if flags & FLAG_TIMESTAMP != 0 {
+            let Some(b) = body.get(at..at + 8) else {
+                return self.fail("record too short for its timestamp");
+            };
+            timestamp = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            at += 8;
+        }
+        let mut meta: &[u8] = &[];
+        if flags & FLAG_META != 0 {
+            let Some(b) = body.get(at..at + 4) else {
+                return self.fail("record too short for its metadata length");
+            };
+            let mlen = u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+            at += 4;
+            let Some(m) = body.get(at..at + mlen) else {
+                return self.fail("metadata length exceeds record");
+            };
+            meta = m;
+            at += mlen;
+        }
+        let frame = Frame {
+            offset: self.next,
+            timestamp,
+            meta,
+            payload: &body[at..],
+        };
+        self.rest = &self.rest[4 + len..];
+        self.next += 1;
+        self.left -= 1;
+        Some(Ok(frame))
+    }
+}
+
+/// A decoded record borrowing its bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Frame<'a> {
     pub offset: u64,
     pub timestamp: u64,
     pub meta: &'a [u8],
     pub payload: &'a [u8],
-    /// Total bytes of the frame, overhead included.
-    pub len: u64,
 }
 
 /// Result of looking at the bytes at the start of `buf`.
 #[derive(Debug)]
 pub(crate) enum Parse<'a> {
-    Ok(Frame<'a>),
-    /// Not enough bytes in `buf` for the whole frame: at least this many are needed.
+    Ok(Batch<'a>),
+    /// Not enough bytes in `buf` for the whole batch: at least this many are needed.
     NeedMore(usize),
-    /// The frame is malformed (bad length or CRC).
+    /// The batch is malformed (bad length, count or CRC).
     Bad(&'static str),
 }
 
+/// Parses and CRC-checks the batch at the start of `buf` (its records are decoded by
+/// [`Batch::records`]).
 #[inline]
-pub(crate) fn parse_frame(buf: &[u8], max_body: u32) -> Parse<'_> {
+pub(crate) fn parse_batch(buf: &[u8]) -> Parse<'_> {
     if buf.len() < 8 {
         return Parse::NeedMore(8);
     }
     let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
-    if !(BODY_FIXED..=max_body).contains(&body_len) {
-        return Parse::Bad("frame length out of range");
+    if body_len < BATCH_OVERHEAD as u32 - 8 + RECORD_OVERHEAD as u32 {
+        return Parse::Bad("batch length out of range");
     }
     let total = 8 + body_len as usize;
     if buf.len() < total {
         return Parse::NeedMore(total);
     }
     let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
-    let actual = crc32c::crc32c(&buf[4..total]);
-    if crc != actual {
-        return Parse::Bad("record CRC mismatch");
+    if crc32c::crc32c(&buf[4..total]) != crc {
+        return Parse::Bad("batch CRC mismatch");
     }
-    let body = &buf[8..total];
-    let offset = u64::from_le_bytes(body[0..8].try_into().expect("8 bytes"));
-    let flags = body[8];
-    if flags & !(FLAG_TIMESTAMP | FLAG_META) != 0 {
-        return Parse::Bad("unknown record flags");
+    let base = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
+    let count = u64::from(u32::from_le_bytes(buf[16..20].try_into().expect("4 bytes")));
+    if count == 0 {
+        return Parse::Bad("batch with no record");
     }
-    let mut at = BODY_FIXED as usize;
-    let mut timestamp = NO_TIMESTAMP;
-    if flags & FLAG_TIMESTAMP != 0 {
-        let Some(b) = body.get(at..at + 8) else {
-            return Parse::Bad("record too short for its timestamp");
-        };
-        timestamp = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        at += 8;
-    }
-    let mut meta: &[u8] = &[];
-    if flags & FLAG_META != 0 {
-        let Some(b) = body.get(at..at + 4) else {
-            return Parse::Bad("record too short for its metadata length");
-        };
-        let len = u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
-        at += 4;
-        let Some(m) = body.get(at..at + len) else {
-            return Parse::Bad("metadata length exceeds record");
-        };
-        meta = m;
-        at += len;
-    }
-    Parse::Ok(Frame {
-        offset,
-        timestamp,
-        meta,
-        payload: &body[at..],
+    Parse::Ok(Batch {
+        base,
+        count,
+        records: &buf[BATCH_OVERHEAD as usize..total],
         len: total as u64,
     })
 }
@@ -274,16 +379,13 @@ pub(crate) struct ScanResult {
     pub torn: Option<TornTail>,
 }
 
-/// Reads a whole segment, checking every frame's CRC and that offsets follow each other.
+/// Reads a whole segment, checking every batch's CRC, every record's framing, and that offsets
+/// follow each other.
 ///
-/// A bad frame that reaches the end of the file, or is followed only by zero bytes, is a torn tail
-/// (reported in [`ScanResult::torn`]); a bad frame followed by other data is corruption (an error).
-pub(crate) fn scan_segment(
-    path: &Path,
-    file: &File,
-    index_interval: u64,
-    max_body: u32,
-) -> Result<ScanResult> {
+/// A bad batch that reaches the end of the file, or is followed only by bytes holding no valid batch,
+/// is a torn tail (reported in [`ScanResult::torn`]); a bad batch followed by a valid one is
+/// corruption (an error).
+pub(crate) fn scan_segment(path: &Path, file: &File, index_interval: u64) -> Result<ScanResult> {
     let file_len = file.metadata().map_err(io_err(path))?.len();
     let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
     if file_len < SEGMENT_HEADER_LEN {
@@ -299,130 +401,132 @@ pub(crate) fn scan_segment(
             pos: SEGMENT_HEADER_LEN,
         },
     );
-    let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
+    let mut buf: Vec<u8> = Vec::with_capacity(512 * 1024);
     let mut buf_start = SEGMENT_HEADER_LEN; // file position of buf[0]
     let mut consumed = 0usize; // bytes of buf already parsed
-    let mut eof = false;
     let mut next_offset = header.base_offset;
     let mut max_timestamp = 0;
     let mut records = 0;
     let mut index = Vec::new();
     let mut last_indexed = 0u64;
+    let mut stalled = false; // the last refill read nothing (the file shrank under an inspection)
+    let result = |valid_len, next_offset, max_timestamp, records, index, torn| ScanResult {
+        header,
+        valid_len,
+        next_offset,
+        max_timestamp,
+        records,
+        index,
+        torn,
+    };
     loop {
         let pos = buf_start + consumed as u64;
-        let need = match parse_frame(&buf[consumed..], max_body) {
-            Parse::Ok(frame) => {
-                if frame.offset != next_offset {
+        let (need, reason) = match parse_batch(&buf[consumed..]) {
+            Parse::Ok(batch) => {
+                if batch.base != next_offset {
                     return Err(corrupt(
                         path,
                         pos,
                         format!(
-                            "record offset {} where {} was expected",
-                            frame.offset, next_offset
+                            "batch of offset {} where {} was expected",
+                            batch.base, next_offset
                         ),
                     ));
                 }
+                for r in batch.records() {
+                    let r = r.map_err(|why| corrupt(path, pos, why))?;
+                    if r.timestamp != NO_TIMESTAMP {
+                        max_timestamp = max_timestamp.max(r.timestamp);
+                    }
+                }
                 if records == 0 || pos - last_indexed >= index_interval {
-                    index.push((frame.offset, pos));
+                    index.push((batch.base, pos));
                     last_indexed = pos;
                 }
-                next_offset += 1;
-                records += 1;
-                if frame.timestamp != NO_TIMESTAMP {
-                    max_timestamp = max_timestamp.max(frame.timestamp);
-                }
-                consumed += frame.len as usize;
+                next_offset = batch.end();
+                records += batch.count;
+                consumed += batch.len as usize;
                 continue;
             }
-            Parse::NeedMore(n) => n,
-            Parse::Bad(reason) => {
-                if later_frame_exists(file, pos, file_len, next_offset, max_body, path)? {
-                    return Err(corrupt(path, pos, reason));
-                }
-                return Ok(ScanResult {
-                    header,
-                    valid_len: pos,
-                    next_offset,
-                    max_timestamp,
-                    records,
-                    index,
-                    torn: Some(TornTail {
-                        position: pos,
-                        reason,
-                    }),
-                });
-            }
+            Parse::NeedMore(n) => (n, "incomplete final batch"),
+            Parse::Bad(reason) => (0, reason),
         };
-        if eof {
-            let avail = buf.len() - consumed;
-            if avail == 0 {
-                return Ok(ScanResult {
-                    header,
-                    valid_len: pos,
+        if need == 0 || pos + need as u64 > file_len || stalled {
+            if pos == file_len || (stalled && consumed == buf.len()) {
+                return Ok(result(
+                    pos,
                     next_offset,
                     max_timestamp,
                     records,
                     index,
-                    torn: None,
-                });
-            }
-            // Fewer bytes than the frame claims: a torn write, unless valid records follow (then the
-            // length field itself is damaged).
-            if later_frame_exists(file, pos, file_len, next_offset, max_body, path)? {
-                return Err(corrupt(
-                    path,
-                    pos,
-                    "record length runs past the end of the segment",
+                    None,
                 ));
             }
-            return Ok(ScanResult {
-                header,
-                valid_len: pos,
+            // A bad batch, or fewer bytes than the batch claims: a torn write, unless a valid batch
+            // follows (then this one is damaged in place).
+            if later_batch_exists(file, pos, file_len, next_offset, path)? {
+                let reason = if need == 0 {
+                    reason
+                } else {
+                    "batch length runs past the end of the segment"
+                };
+                return Err(corrupt(path, pos, reason));
+            }
+            let torn = TornTail {
+                position: pos,
+                reason,
+            };
+            return Ok(result(
+                pos,
                 next_offset,
                 max_timestamp,
                 records,
                 index,
-                torn: Some(TornTail {
-                    position: pos,
-                    reason: "incomplete final record",
-                }),
-            });
+                Some(torn),
+            ));
         }
-        // Refill: drop parsed bytes, read more.
+        // Refill: drop parsed bytes, read at least the whole batch.
         buf.drain(..consumed);
         buf_start += consumed as u64;
         consumed = 0;
-        let want = need.max(64 * 1024);
+        let want = need.max(256 * 1024);
         let old = buf.len();
-        buf.resize(old + want, 0);
+        buf.resize(old.max(want), 0);
         let mut filled = old;
         while filled < buf.len() {
             let n = reader.read(&mut buf[filled..]).map_err(io_err(path))?;
             if n == 0 {
-                eof = true;
                 break;
             }
             filled += n;
         }
+        stalled = filled == old;
         buf.truncate(filled);
     }
 }
 
-/// Whether a valid frame carrying an offset at or after `expected` starts anywhere after `pos`: the
+/// Whether a valid batch of offsets at or after `expected` starts anywhere after `pos`: the
 /// difference between a torn tail (only garbage or zeros follow) and corruption in the middle.
-fn later_frame_exists(
+fn later_batch_exists(
     file: &File,
     pos: u64,
     file_len: u64,
     expected: u64,
-    max_body: u32,
     path: &Path,
 ) -> Result<bool> {
     let mut rest = vec![0u8; (file_len - pos) as usize];
     file.read_exact_at(&mut rest, pos).map_err(io_err(path))?;
-    for i in 1..rest.len() {
-        if let Parse::Ok(f) = parse_frame(&rest[i..], max_body) {
-            if f.offset >= expected {
+    let n = rest.len();
+    for i in 1..n.saturating_sub(BATCH_OVERHEAD as usize) {
+        // Cheap checks before the CRC: a plausible length and base offset.
+        let b = &rest[i..];
+        let len = u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")) as usize;
+        let base = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
+        if len + 8 > b.len() || base < expected || base - expected > 1 << 40 {
+            continue;
+        }
+        if let Parse::Ok(batch) = parse_batch(b) {
+            if batch.base >= expected {
                 return Ok(true);
             }
         }
@@ -449,31 +553,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frame_round_trip_and_crc_detects_flips() {
+    fn batch_round_trip_and_crc_detects_flips() {
         let mut buf = Vec::new();
-        encode_frame(&mut buf, 7, 1234, b"m", b"hello");
-        assert_eq!(buf.len() as u64, FRAME_OVERHEAD + 8 + 4 + 6);
-        match parse_frame(&buf, 1 << 20) {
-            Parse::Ok(f) => {
-                assert_eq!(
-                    (f.offset, f.timestamp, f.meta, f.payload),
-                    (7, 1234, &b"m"[..], &b"hello"[..])
-                );
-            }
-            other => panic!("{other:?}"),
-        }
+        begin_batch(&mut buf);
+        encode_record(&mut buf, 1234, b"m", b"hello");
+        encode_record(&mut buf, NO_TIMESTAMP, b"", b"");
+        encode_record(&mut buf, NO_TIMESTAMP, b"", b"world");
+        seal_batch(&mut buf, 7, 3);
+        assert_eq!(
+            buf.len() as u64,
+            BATCH_OVERHEAD + 3 * RECORD_OVERHEAD + 8 + 4 + 1 + 5 + 5
+        );
+        let Parse::Ok(batch) = parse_batch(&buf) else {
+            panic!("not parsed")
+        };
+        assert_eq!(
+            (batch.base, batch.count, batch.len),
+            (7, 3, buf.len() as u64)
+        );
+        let recs: Vec<_> = batch
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r.offset, r.timestamp, r.meta, r.payload)
+            })
+            .collect();
+        assert_eq!(
+            recs,
+            vec![
+                (7, 1234, &b"m"[..], &b"hello"[..]),
+                (8, NO_TIMESTAMP, &b""[..], &b""[..]),
+                (9, NO_TIMESTAMP, &b""[..], &b"world"[..]),
+            ]
+        );
         for i in 0..buf.len() {
             let mut b = buf.clone();
             b[i] ^= 0x40;
             assert!(
-                !matches!(parse_frame(&b, 1 << 20), Parse::Ok(_)),
+                !matches!(parse_batch(&b), Parse::Ok(_)),
                 "flip at {i} undetected"
             );
         }
-        assert!(matches!(
-            parse_frame(&buf[..10], 1 << 20),
-            Parse::NeedMore(_)
-        ));
+        assert!(matches!(parse_batch(&buf[..10]), Parse::NeedMore(_)));
+    }
+
+    #[test]
+    fn a_count_that_disagrees_with_the_records_is_an_error() {
+        for count in [1, 3] {
+            let mut buf = Vec::new();
+            begin_batch(&mut buf);
+            encode_record(&mut buf, NO_TIMESTAMP, b"", b"ab");
+            encode_record(&mut buf, NO_TIMESTAMP, b"", b"cd");
+            seal_batch(&mut buf, 0, count);
+            let Parse::Ok(batch) = parse_batch(&buf) else {
+                panic!("not parsed")
+            };
+            let results: Vec<_> = batch.records().collect();
+            assert!(results.last().unwrap().is_err(), "count {count}");
+        }
     }
 
     #[test]
@@ -494,5 +631,11 @@ mod tests {
         let mut bad = bytes;
         bad[20] ^= 1;
         assert!(decode_segment_header(Path::new("x"), &bad).is_err());
+        let mut old = bytes;
+        old[8] = 1;
+        assert!(matches!(
+            decode_segment_header(Path::new("x"), &old),
+            Err(crate::Error::UnsupportedFormat { version: 1, .. })
+        ));
     }
 }

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_err};
-use crate::format::{self, MAX_FRAME_OVERHEAD, index_file_name};
+use crate::format::{self, index_file_name};
 use crate::log::list_segments;
 
 /// State of a segment's sparse index file.
@@ -142,10 +142,6 @@ impl fmt::Display for Inspection {
 /// [`Error::Io`] if the directory cannot be listed or a file cannot be read. Damage is reported in the
 /// result.
 pub fn inspect(dir: &Path) -> Result<Inspection> {
-    inspect_with(dir, (1 << 30) + MAX_FRAME_OVERHEAD as u32)
-}
-
-pub(crate) fn inspect_with(dir: &Path, max_body: u32) -> Result<Inspection> {
     let bases = list_segments(dir)?;
     let mut segments = Vec::new();
     let mut gaps = Vec::new();
@@ -178,7 +174,7 @@ pub(crate) fn inspect_with(dir: &Path, max_body: u32) -> Result<Inspection> {
             torn_at: None,
             error: None,
         };
-        match format::scan_segment(&path, &file, u64::MAX, max_body) {
+        match format::scan_segment(&path, &file, u64::MAX) {
             Ok(scan) => {
                 report.next_offset = scan.next_offset;
                 report.records = scan.records;
@@ -192,7 +188,9 @@ pub(crate) fn inspect_with(dir: &Path, max_body: u32) -> Result<Inspection> {
                 }
                 report.torn_at = scan.torn.map(|t| (t.position, t.reason.to_string()));
             }
-            Err(e @ Error::Corrupt { .. }) => report.error = Some(e.to_string()),
+            Err(e @ (Error::Corrupt { .. } | Error::UnsupportedFormat { .. })) => {
+                report.error = Some(e.to_string())
+            }
             Err(e) => return Err(e),
         }
         expected = Some(report.next_offset);

@@ -24,11 +24,25 @@
 //! ## On disk
 //!
 //! A log is a directory of segment files named by their first offset (`00000000000000000000.log`).
-//! Each starts with a 64-byte header (magic, version, CRC, base offset and creation time encoded with
-//! postcard), followed by frames: `length | CRC32C | offset | timestamp | meta length | meta | payload`.
-//! Sealed segments have a sparse index `<base>.index` (an `(offset, position)` entry every
-//! `index_interval_bytes`), so a read finds its segment by binary search and its position by the
-//! index's floor entry: O(log n) plus a scan of at most one index interval.
+//! Each starts with a 64-byte header (magic, format version 2, CRC, base offset and creation time
+//! encoded with postcard), followed by record *batches*, as in Kafka's record batch: one CRC32C covers
+//! a whole batch, the records inside carry none.
+//!
+//! ```text
+//! batch  = CRC32C | length | base offset | record count | record * count
+//! record = length | flags | [timestamp] | [meta length, meta] | payload
+//! ```
+//!
+//! A batch holds every record appended since the previous flush of the write buffer: under
+//! [`FsyncPolicy::Never`] and `EveryN` a batch is usually a full buffer (256 KiB by default), under
+//! `Always` one fsync group (one record with a single appender). Sealing a batch costs one CRC pass
+//! over it, at memory speed, instead of a CRC per record. Sealed segments have a sparse index
+//! `<base>.index` (an `(offset, position)` entry at a batch start every `index_interval_bytes`), so a
+//! read finds its segment by binary search, its batch by the index's floor entry, and walks the
+//! batches and then the records of one batch: O(log n) plus a scan of at most one index interval and
+//! one batch. Reading records not yet flushed seals and flushes the open batch first. Segments of
+//! format version 1 (one CRC per record, before this layout) are refused with
+//! [`Error::UnsupportedFormat`].
 //!
 //! ## Durability
 //!
@@ -38,12 +52,16 @@
 //!
 //! ## Recovery
 //!
-//! On open, the tail segment is read in full and every CRC verified. A torn final record (a crash in the
-//! middle of a write) is truncated, as is a zero-filled tail; the next append gets the offset after the
-//! last valid record. A sealed segment whose index is missing or does not match the segment is scanned
-//! and its index rebuilt. What was done is in [`Log::recovery`]. A bad record *followed by valid
-//! records* is not a torn write but corruption: opening (or reading) fails with [`Error::Corrupt`],
-//! naming the file and byte position; nothing is skipped silently.
+//! On open, the tail segment is read in full and every batch CRC verified. A torn final batch (a crash
+//! in the middle of a write) is truncated *whole*, as is a zero-filled tail; the next append gets the
+//! offset after the last valid batch. Dropping a whole batch never loses an acknowledged-durable
+//! record: a record is reported durable only by an fsync, every fsync is preceded by the flush that
+//! seals and writes the open batch completely, so a batch torn by a crash holds only records appended
+//! after the last completed fsync (see [`FsyncPolicy`] for what each policy acknowledges). A sealed
+//! segment whose index is missing or does not match the segment is scanned and its index rebuilt.
+//! What was done is in [`Log::recovery`]. A bad batch *followed by a valid batch* is not a torn write
+//! but corruption: opening (or reading) fails with [`Error::Corrupt`], naming the file and the byte
+//! position of the batch; nothing is skipped silently.
 //!
 //! ## Segments and retention
 //!
@@ -74,6 +92,6 @@ mod log;
 
 pub use config::{FsyncPolicy, LogBuilder, Retention};
 pub use error::{Error, Result};
-pub use format::{FRAME_OVERHEAD, SEGMENT_HEADER_LEN};
+pub use format::{BATCH_OVERHEAD, FRAME_OVERHEAD, RECORD_OVERHEAD, SEGMENT_HEADER_LEN};
 pub use inspect::{IndexState, Inspection, SegmentReport, inspect};
 pub use log::{Deferred, Iter, Log, LogStats, LogWriter, Record, RecoveryReport, SegmentInfo};

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use crate::config::{Config, FsyncPolicy, LogBuilder};
 use crate::error::{Error, Result, corrupt, io_err};
 use crate::format::{
-    self, FRAME_OVERHEAD, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name,
-    parse_frame, segment_file_name,
+    self, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name, parse_batch,
+    segment_file_name,
 };
 
 /// One record read back from the log.
@@ -230,7 +230,11 @@ struct State {
     sealed: BTreeMap<u64, Segment>,
     sealed_bytes: u64,
     active: Segment,
+    /// The open batch: every record appended since the last flush, sealed (length, count, CRC) when
+    /// it is handed to the OS.
     buf: Vec<u8>,
+    /// Offset of the open batch's first record (meaningful while `buf` is not empty).
+    batch_base: u64,
     next_offset: u64,
     last_indexed_pos: u64,
     unsynced: u64,
@@ -479,8 +483,13 @@ impl Log {
         }
         let first = st.next_offset;
         for p in &payloads {
-            self.inner
-                .write_record(&mut st, FRAME_OVERHEAD, format::NO_TIMESTAMP, &[], p)?;
+            self.inner.write_record(
+                &mut st,
+                format::MAX_FRAME_OVERHEAD,
+                format::NO_TIMESTAMP,
+                &[],
+                p,
+            )?;
         }
         let end = st.next_offset;
         let sync = self.inner.sync_due(&mut st, end - first);
@@ -724,7 +733,6 @@ impl Log {
                 seg.len,
             )
         };
-        let max_body = self.inner.max_body();
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut chunk: Vec<u8> = Vec::new();
@@ -738,64 +746,70 @@ impl Log {
             chunk_start = pos;
             let mut at = 0usize;
             loop {
-                match parse_frame(&chunk[at..], max_body) {
-                    Parse::Ok(f) => {
-                        let here = chunk_start + at as u64;
-                        if f.offset < from || f.offset >= end_offset {
-                            if f.offset >= end_offset {
-                                return Self::partial(
-                                    out,
-                                    corrupt(&path, here, "record beyond the segment's end"),
-                                );
-                            }
-                        } else {
-                            if out.is_empty() && f.offset != from {
-                                return Self::partial(
-                                    out,
-                                    corrupt(&path, here, "index points past the record"),
-                                );
-                            }
-                            bytes += f.payload.len() + f.meta.len();
-                            out.push(Record {
-                                offset: f.offset,
-                                timestamp: (f.timestamp != format::NO_TIMESTAMP)
-                                    .then_some(f.timestamp),
-                                meta: f.meta.to_vec(),
-                                payload: f.payload.to_vec(),
-                            });
-                            if out.len() >= max_records
-                                || (max_bytes > 0 && bytes >= max_bytes)
-                                || f.offset + 1 >= end_offset
-                            {
-                                break 'outer;
-                            }
-                        }
-                        at += f.len as usize;
-                    }
-                    Parse::NeedMore(n) => {
-                        if chunk_start + (at + n) as u64 > end_pos {
+                let here = chunk_start + at as u64;
+                match parse_batch(&chunk[at..]) {
+                    Parse::Ok(batch) => {
+                        if batch.base > from.max(out.last().map_or(0, |r: &Record| r.offset + 1)) {
                             return Self::partial(
                                 out,
-                                corrupt(
-                                    &path,
-                                    chunk_start + at as u64,
-                                    "record runs past the end of the segment",
-                                ),
+                                corrupt(&path, here, "index points past the record"),
+                            );
+                        }
+                        if batch.end() > end_offset {
+                            return Self::partial(
+                                out,
+                                corrupt(&path, here, "batch beyond the segment's end"),
+                            );
+                        }
+                        if batch.end() > from {
+                            for r in batch.records() {
+                                let r = match r {
+                                    Ok(r) => r,
+                                    Err(why) => {
+                                        return Self::partial(out, corrupt(&path, here, why));
+                                    }
+                                };
+                                if r.offset < from {
+                                    continue;
+                                }
+                                bytes += r.payload.len() + r.meta.len();
+                                out.push(Record {
+                                    offset: r.offset,
+                                    timestamp: (r.timestamp != format::NO_TIMESTAMP)
+                                        .then_some(r.timestamp),
+                                    meta: r.meta.to_vec(),
+                                    payload: r.payload.to_vec(),
+                                });
+                                if out.len() >= max_records
+                                    || (max_bytes > 0 && bytes >= max_bytes)
+                                    || r.offset + 1 >= end_offset
+                                {
+                                    break 'outer;
+                                }
+                            }
+                        }
+                        at += batch.len as usize;
+                    }
+                    Parse::NeedMore(n) => {
+                        if here + n as u64 > end_pos {
+                            return Self::partial(
+                                out,
+                                corrupt(&path, here, "batch runs past the end of the segment"),
                             );
                         }
                         if at == 0 {
-                            // A record bigger than the chunk: read exactly it.
+                            // A batch bigger than the chunk: read exactly it.
                             chunk.resize(n, 0);
                             if let Err(e) = file.read_exact_at(&mut chunk, pos) {
                                 return Self::partial(out, io_err(&path)(e));
                             }
                             continue;
                         }
-                        pos = chunk_start + at as u64;
+                        pos = here;
                         continue 'outer;
                     }
                     Parse::Bad(reason) => {
-                        return Self::partial(out, corrupt(&path, chunk_start + at as u64, reason));
+                        return Self::partial(out, corrupt(&path, here, reason));
                     }
                 }
             }
@@ -882,7 +896,7 @@ impl Log {
     /// [`Error::Io`]; damage is reported in the result, not as an error.
     pub fn verify(&self) -> Result<crate::inspect::Inspection> {
         self.flush()?;
-        crate::inspect::inspect_with(&self.inner.cfg.dir, self.inner.max_body())
+        crate::inspect::inspect(&self.inner.cfg.dir)
     }
 
     /// A snapshot of the counters.
@@ -1058,10 +1072,6 @@ impl Iterator for Iter {
 }
 
 impl Inner {
-    fn max_body(&self) -> u32 {
-        (self.cfg.max_record_bytes + format::MAX_FRAME_OVERHEAD) as u32
-    }
-
     fn poison(&self, st: &mut State) {
         st.poisoned = true;
         self.sync.lock().poisoned = true;
@@ -1082,13 +1092,19 @@ impl Inner {
         let size = (meta.len() + payload.len()) as u64;
         self.maybe_roll(st, overhead + size)?;
         let offset = st.next_offset;
-        let pos = st.active.len + st.buf.len() as u64;
-        if st.active.index.is_empty() || pos - st.last_indexed_pos >= self.cfg.index_interval_bytes
-        {
-            st.active.index.push((offset, pos));
-            st.last_indexed_pos = pos;
+        if st.buf.is_empty() {
+            // Open a batch; the index points at batch starts.
+            let pos = st.active.len;
+            if st.active.index.is_empty()
+                || pos - st.last_indexed_pos >= self.cfg.index_interval_bytes
+            {
+                st.active.index.push((offset, pos));
+                st.last_indexed_pos = pos;
+            }
+            st.batch_base = offset;
+            format::begin_batch(&mut st.buf);
         }
-        format::encode_frame(&mut st.buf, offset, timestamp, meta, payload);
+        format::encode_record(&mut st.buf, timestamp, meta, payload);
         st.next_offset = offset + 1;
         st.active.next_offset = offset + 1;
         if timestamp != format::NO_TIMESTAMP && timestamp > st.active.max_timestamp {
@@ -1128,10 +1144,13 @@ impl Inner {
         }
     }
 
+    /// Seals the open batch and hands it to the OS (no fsync).
     fn flush_buf(&self, st: &mut State) -> Result<()> {
         if st.buf.is_empty() {
             return Ok(());
         }
+        let count = st.next_offset - st.batch_base;
+        format::seal_batch(&mut st.buf, st.batch_base, count);
         if let Err(e) = st.active.file.write_all_at(&st.buf, st.active.len) {
             let path = st.active.path.clone();
             self.poison(st);
@@ -1326,6 +1345,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let st = self.state.get_mut();
         if !st.poisoned && !st.buf.is_empty() {
+            let count = st.next_offset - st.batch_base;
+            format::seal_batch(&mut st.buf, st.batch_base, count);
             if st.active.file.write_all_at(&st.buf, st.active.len).is_ok() {
                 st.active.len += st.buf.len() as u64;
                 st.buf.clear();
@@ -1471,7 +1492,6 @@ fn load_indexed(
 
 fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, RecoveryReport)> {
     let dir = &cfg.dir;
-    let max_body = (cfg.max_record_bytes + format::MAX_FRAME_OVERHEAD) as u32;
     let mut report = RecoveryReport::default();
     let bases = list_segments(dir)?;
     let mut sealed: BTreeMap<u64, Segment> = BTreeMap::new();
@@ -1513,7 +1533,7 @@ fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, Recove
         let seg = match seg {
             Some(s) => s,
             None => {
-                let scan = format::scan_segment(&path, &file, cfg.index_interval_bytes, max_body)?;
+                let scan = format::scan_segment(&path, &file, cfg.index_interval_bytes)?;
                 report.scanned_segments += 1;
                 if scan.header.base_offset != base {
                     return Err(corrupt(
@@ -1584,6 +1604,7 @@ fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, Recove
             sealed_bytes,
             active,
             buf: Vec::with_capacity(cfg.write_buffer_bytes + 1024),
+            batch_base: next_offset,
             next_offset,
             last_indexed_pos,
             unsynced: 0,

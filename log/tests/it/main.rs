@@ -2,6 +2,7 @@
 
 mod atomic;
 mod basic;
+mod batch;
 mod crash;
 mod model;
 mod recovery;

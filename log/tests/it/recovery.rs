@@ -4,11 +4,15 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use ember_log::{Error, FRAME_OVERHEAD, FsyncPolicy, IndexState, Log, SEGMENT_HEADER_LEN, inspect};
+use ember_log::{
+    BATCH_OVERHEAD, Error, FRAME_OVERHEAD, FsyncPolicy, IndexState, Log, RECORD_OVERHEAD,
+    SEGMENT_HEADER_LEN, inspect,
+};
 
 use crate::{read_all, segment_path, small_log};
 
-/// Writes `n` records of 20 bytes (frame 48 bytes) into one segment and closes the log.
+/// Writes `n` records of 20 bytes into one segment, each in a batch of its own (a flush after each
+/// append: `FRAME` bytes per record), and closes the log.
 fn one_segment(dir: &Path, n: u64) -> Vec<Vec<u8>> {
     let log = Log::open(dir).unwrap();
     let payloads: Vec<Vec<u8>> = (0..n)
@@ -16,6 +20,7 @@ fn one_segment(dir: &Path, n: u64) -> Vec<Vec<u8>> {
         .collect();
     for p in &payloads {
         log.append(p).unwrap();
+        log.flush().unwrap();
     }
     payloads
 }
@@ -137,11 +142,15 @@ fn corruption_in_a_sealed_segment_fails_the_read_and_is_found_by_verify() {
     let log = small_log(dir.path(), FsyncPolicy::Never);
     for i in 0..400u32 {
         log.append(format!("{i:030}").as_bytes()).unwrap();
+        if i % 2 == 1 {
+            log.flush().unwrap(); // batches of 2 records
+        }
     }
     drop(log);
     let path = segment_path(dir.path(), 0);
     let mut bytes = fs::read(&path).unwrap();
-    let pos = SEGMENT_HEADER_LEN + 2 * (FRAME_OVERHEAD + 30);
+    let batch = BATCH_OVERHEAD + 2 * (RECORD_OVERHEAD + 30);
+    let pos = SEGMENT_HEADER_LEN + batch; // the batch of records 2 and 3
     bytes[(pos + 40) as usize] ^= 0x10;
     fs::write(&path, &bytes).unwrap();
     // The sealed segment's index is valid, so open does not scan it...
@@ -238,6 +247,7 @@ fn a_torn_sealed_segment_drops_the_later_ones_so_offsets_stay_dense() {
     let log = small_log(dir.path(), FsyncPolicy::Never);
     for i in 0..200u32 {
         log.append(format!("{i:040}").as_bytes()).unwrap();
+        log.flush().unwrap(); // a batch per record: cutting 5 bytes tears the last record only
     }
     let segs = log.segments();
     drop(log);

@@ -293,8 +293,16 @@ fn paired(_c: &mut Criterion) {
         "queue_paired: {rounds} rounds of {total} messages; ratio = ember throughput / crossbeam \
          throughput in the same round (min / median / max); crossbeam M msg/s median"
     );
+    // `EMBER_QUEUE_SHAPES` (e.g. `1p1c/8B,2p2c/256B`) runs only the shapes named (for profiling).
+    let only = std::env::var("EMBER_QUEUE_SHAPES").ok();
     for (p, cn) in [(1u64, 1u64), (2, 2)] {
         for size in [8usize, 256] {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|s| s == format!("{p}p{cn}c/{size}B")))
+            {
+                continue;
+            }
             let run = |mode: Option<Mode>| -> Duration {
                 match (size, mode) {
                     (8, None) => run_crossbeam::<8>(p, cn, total),
@@ -304,6 +312,14 @@ fn paired(_c: &mut Criterion) {
                 }
             };
             let modes = [Mode::Ack, Mode::NoAck, Mode::AckBatch];
+            let names = ["ember_ack", "ember_no_ack", "ember_ack_batch"];
+            // `EMBER_QUEUE_MODES` (e.g. `ember_ack,ember_no_ack`) runs only the modes named.
+            let wanted: Vec<usize> = (0..modes.len())
+                .filter(|&i| {
+                    std::env::var("EMBER_QUEUE_MODES")
+                        .map_or(true, |o| o.split(',').any(|s| s == names[i]))
+                })
+                .collect();
             let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
             let mut base = Vec::new();
             for round in 0..rounds {
@@ -313,10 +329,11 @@ fn paired(_c: &mut Criterion) {
                 } else {
                     Duration::ZERO
                 };
-                let times: Vec<Duration> = modes.iter().map(|&m| run(Some(m))).collect();
+                let times: Vec<(usize, Duration)> =
+                    wanted.iter().map(|&i| (i, run(Some(modes[i])))).collect();
                 let cross = if round % 2 == 0 { cross } else { run(None) };
                 base.push(total as f64 / cross.as_secs_f64() / 1e6);
-                for (i, t) in times.iter().enumerate() {
+                for &(i, t) in &times {
                     ratios[i].push(cross.as_secs_f64() / t.as_secs_f64());
                 }
             }
@@ -327,10 +344,10 @@ fn paired(_c: &mut Criterion) {
             let (_, cross_median, _) = stats(&mut base);
             let mut line =
                 format!("queue_paired/{p}p{cn}c/{size}B crossbeam {cross_median:.1} M/s");
-            for (name, r) in ["ember_ack", "ember_no_ack", "ember_ack_batch"]
-                .iter()
-                .zip(ratios.iter_mut())
-            {
+            for (name, r) in names.iter().zip(ratios.iter_mut()) {
+                if r.is_empty() {
+                    continue;
+                }
                 let (lo, med, hi) = stats(r);
                 line += &format!(
                     " | {name} {:.0}% / {:.0}% / {:.0}%",

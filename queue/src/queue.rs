@@ -342,6 +342,19 @@ impl<T> Queue<T> {
         }
     }
 
+    /// [`try_admit`](Queue::try_admit) with the consumers' exact removal count: a send refused as
+    /// full has seen every removal so far (the fast path's room check goes by the published count,
+    /// which may lag; see `state`).
+    fn try_admit_exact(&self, msg: Message<T>) -> Result<MessageId, (Error, Message<T>)> {
+        match self.try_admit(msg) {
+            Err((Error::Full, m)) => {
+                self.inner.publish_removed();
+                self.try_admit(m)
+            }
+            other => other,
+        }
+    }
+
     fn send_core(&self, mut msg: Message<T>, wait: Wait) -> Result<MessageId, (Error, Message<T>)> {
         let inner = &*self.inner;
         let mut step = 0;
@@ -351,10 +364,13 @@ impl<T> Queue<T> {
                 other => return other,
             }
             let until = match wait {
-                Wait::No => return Err((Error::Full, msg)),
+                Wait::No => return self.try_admit_exact(msg),
                 Wait::Until(t) => {
                     if inner.clock.now() >= t {
-                        return Err((Error::Timeout, msg));
+                        return match self.try_admit_exact(msg) {
+                            Err((Error::Full, m)) => Err((Error::Timeout, m)),
+                            other => other,
+                        };
                     }
                     Some(t)
                 }
@@ -366,8 +382,9 @@ impl<T> Queue<T> {
             // Sleep protocol (see `state`): register, read the epoch, look again, wait.
             inner.space_sleepers.fetch_add(1, AtomicOrdering::SeqCst);
             let seen = inner.space.epoch();
-            // Synchronize with every removal so far (they happen under the consumer lock).
-            drop(inner.consumer.lock());
+            // Synchronize with every removal so far (they happen under the consumer lock) and publish
+            // them; later removals see the registration and publish at once.
+            inner.publish_removed();
             match self.try_admit(msg) {
                 Err((Error::Full, m)) => msg = m,
                 other => {
@@ -405,6 +422,20 @@ impl<T> Queue<T> {
             Ok(id) => return Ok(id),
             Err(Err(e)) => return Err(e),
             Err(Ok(body)) => body,
+        };
+        let inner = &*self.inner;
+        let body = if inner.config.full_policy == FullPolicy::Block && inner.config.delay.is_zero()
+        {
+            // Full: let the consumers free a run of places before looking again (looking at every
+            // spin would pull the line they count removals in away from them at every message).
+            inner.spin_for_room((inner.config.capacity / 8).clamp(1, 32));
+            match self.send_plain_now(body) {
+                Ok(id) => return Ok(id),
+                Err(Err(e)) => return Err(e),
+                Err(Ok(body)) => body,
+            }
+        } else {
+            body
         };
         // Full: wait for room (or refuse) through the general path.
         self.send_message(Message::new(body))

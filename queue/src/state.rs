@@ -50,8 +50,21 @@
 //! Sequence numbers are handed out only by [`Inner::take_seq`]. Every number names a message that
 //! entered the queue (a send, a redrive, a restore) except the few reserved for other uses, counted in
 //! `unadmitted`; so `admitted = seqs handed out - unadmitted`, and the number of messages held (for
-//! capacity) is `admitted - removed` (`removed` is counted by consumers; producers keep a cached view
-//! and re-read it only when that says the queue is full). Consumers count in `intake` what they took
+//! capacity) is `admitted - removed`.
+//!
+//! `removed` is counted by consumers and *published* to producers in runs: the consumer side counts
+//! every removal under its lock and stores the count in the shared `Inner::removed` only every
+//! [`Inner::publish_every`] removals (16 for a large queue, every one below a capacity of 32), or at
+//! once when a producer sleeps for room. On two cores this matters more than any instruction count:
+//! a producer that finds the queue full re-reads the count while it waits, and each read takes the
+//! count's cache line away from the consumer, whose next store must then fetch it back before its
+//! next lock operation completes — per message, when the consumer stores at every removal. The
+//! published count lags, so a room check on it may say full when there is room, never the reverse
+//! (capacity is never exceeded). Producers therefore go by it only to *wait*: a send is refused
+//! as full (`try_send`, a timeout, the look before sleeping) only after [`Inner::publish_removed`]
+//! made it exact under the consumer lock. Producers also keep a cached view of it (`removed_seen`)
+//! and re-read it only when that says the queue is full, and a blocked `send` waits for a run of
+//! places before looking again ([`Inner::spin_for_room`]). Consumers count in `intake` what they took
 //! from the ring and the inbox: `admitted > intake` means a message is in the ring or on its way
 //! there, so a consumer neither sleeps nor reports `Closed` then.
 //!
@@ -192,7 +205,9 @@ pub(crate) struct Inner<T> {
     pub(crate) ring: Ring<Plain<T>>,
     pub(crate) producer: Padded<Mutex<Producer<T>>>,
     pub(crate) consumer: Padded<Mutex<Consumer<T>>>,
-    /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode).
+    /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode) as far as the
+    /// consumers published them (behind their exact count by less than `publish_every`; see the
+    /// module docs).
     pub(crate) removed: Padded<AtomicU64>,
     pub(crate) dead: Mutex<VecDeque<DeadLetter<T>>>,
     /// Notified when a message may have become visible (or the queue closed).
@@ -234,11 +249,17 @@ impl<T> Inner<T> {
         }
     }
 
-    /// One more message left the queue. Only called under the consumer lock, so a plain
-    /// read-modify-write suffices (no atomic increment).
-    fn count_removed(&self) {
-        let n = self.removed.load(Ordering::Relaxed);
-        self.removed.store(n + 1, Ordering::Release);
+    /// How many removals the consumers may count before publishing them in `removed` (see the
+    /// module docs): 16 for a large queue, 1 (every removal) below a capacity of 32, so a producer's
+    /// view lags by at most a sixteenth of the capacity.
+    pub(crate) fn publish_every(&self) -> u64 {
+        (self.config.capacity / 16).clamp(1, 16)
+    }
+
+    /// Publishes the consumers' exact removal count, so that a room check that follows sees every
+    /// removal so far. Takes the consumer lock: call without the producer lock.
+    pub(crate) fn publish_removed(&self) {
+        self.consumer.lock().publish_removed(self);
     }
 
     /// Messages that entered the queue so far (sends, redrives, restores), given a reading of the
@@ -264,7 +285,30 @@ impl<T> Inner<T> {
         admitted.saturating_sub(removed) < capacity
     }
 
-    /// Whether one more message fits now.
+    /// Waits (spinning, a few microseconds at most) until room for `want` messages may be there, or
+    /// the queue closed, reading the consumers' `removed` count only every few dozen spins: a
+    /// producer that polled it at every spin would take its cache line away from the consumer at
+    /// every message. Returns at once if there is room already.
+    pub(crate) fn spin_for_room(&self, want: u64) {
+        for _ in 0..32 {
+            let word = self.seq.word.load(Ordering::Relaxed);
+            if word & CLOSED != 0 {
+                return;
+            }
+            let held = self
+                .admitted_in(word)
+                .saturating_sub(self.removed.load(Ordering::Acquire));
+            if held.saturating_add(want) <= self.config.capacity {
+                return;
+            }
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Whether one more message fits, going by the published removals (call
+    /// [`publish_removed`](Inner::publish_removed) first for an exact answer).
     #[cfg(feature = "durable")]
     pub(crate) fn has_room(&self) -> bool {
         self.room_in(self.seq.word.load(Ordering::SeqCst))
@@ -616,6 +660,10 @@ pub(crate) struct Consumer<T> {
     plain: VecDeque<Entry<T>>,
     /// Messages taken in from the ring and the inbox, ever.
     intake: u64,
+    /// Messages that left the queue (acked, dead-lettered, received in `no_ack` mode), ever.
+    removed: u64,
+    /// The part of `removed` published in `Inner::removed`.
+    published: u64,
     /// Visible messages that came back (retries, ended delays, group heads), by sequence number.
     back: BinaryHeap<BySeq<T>>,
     /// Messages not visible yet (delay, retry backoff), by visibility time.
@@ -639,6 +687,8 @@ impl<T> Consumer<T> {
             fresh: VecDeque::new(),
             plain: VecDeque::new(),
             intake: 0,
+            removed: 0,
+            published: 0,
             back: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
             leases: Leases::new(),
@@ -652,6 +702,26 @@ impl<T> Consumer<T> {
             nacks: 0,
             expired: 0,
             dead_lettered: 0,
+        }
+    }
+
+    /// One more message left the queue: counted here, and published to producers every
+    /// [`Inner::publish_every`] removals, or at once when a producer sleeps waiting for room.
+    #[inline(always)]
+    fn count_removed(&mut self, inner: &Inner<T>) {
+        self.removed += 1;
+        if self.removed - self.published >= inner.publish_every()
+            || inner.space_sleepers.load(Ordering::Relaxed) > 0
+        {
+            self.publish_removed(inner);
+        }
+    }
+
+    /// Makes `Inner::removed` exact (see [`Inner::publish_removed`]).
+    pub(crate) fn publish_removed(&mut self, inner: &Inner<T>) {
+        if self.published != self.removed {
+            self.published = self.removed;
+            inner.removed.store(self.removed, Ordering::Release);
         }
     }
 
@@ -858,7 +928,7 @@ impl<T> Consumer<T> {
         }
         let id = crate::message::MessageId(entry.id);
         if inner.config.no_ack {
-            inner.count_removed();
+            self.count_removed(inner);
             wake.space = true;
             if let Some(group) = &entry.group {
                 self.advance_group(group, now, wake);
@@ -931,7 +1001,7 @@ impl<T> Consumer<T> {
                 // What `lease_entry` does for a first receive without group, straight from the
                 // ring's message.
                 self.receives += 1;
-                inner.count_removed();
+                self.count_removed(inner);
                 wake.space = true;
                 return Ok(Delivery {
                     receipt: Receipt {
@@ -1087,7 +1157,7 @@ impl<T> Consumer<T> {
             return Err(Error::StaleReceipt(r.id));
         };
         self.acks += 1;
-        inner.count_removed();
+        self.count_removed(inner);
         wake.space = true;
         if let Some(group) = &group {
             self.advance_group(group, now, wake);
@@ -1194,7 +1264,7 @@ impl<T> Consumer<T> {
             dead_lettered_unix_ms: inner.clock.unix_millis(),
         });
         self.dead_lettered += 1;
-        inner.count_removed();
+        self.count_removed(inner);
         wake.space = true;
         if let Some(group) = &group {
             self.advance_group(group, now, wake);
@@ -1377,6 +1447,7 @@ impl<T> Inner<T> {
     /// restored before it, with its delay, group, receive count and last error, as a send would
     /// (counted against the capacity; not counted as a send in the stats).
     pub(crate) fn restore_message(&self, r: Restored<T>) -> Result<crate::message::MessageId> {
+        self.publish_removed();
         let mut p = self.producer.lock();
         let seq = match self.take_seq(true) {
             Ok(seq) => seq,
@@ -1424,6 +1495,7 @@ impl<T> Inner<T> {
 
     /// Whether a send would find room now; [`Error::Closed`] once the queue is closed.
     pub(crate) fn check_room(&self) -> Result<bool> {
+        self.publish_removed();
         let p = self.producer.lock();
         if p.closed {
             return Err(Error::Closed);

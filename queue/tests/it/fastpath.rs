@@ -235,9 +235,19 @@ fn close_during_ring_sends_strands_nothing() {
 /// its capacity (visible + in flight, as `stats` sees it), and `Full` is only returned when full.
 #[test]
 fn ring_sends_respect_the_capacity() {
-    const CAPACITY: u64 = 16;
+    respect_capacity(16);
+}
+
+/// The same with a capacity of 256, where consumers publish their removals to producers in runs
+/// of 16.
+#[test]
+fn ring_sends_respect_a_larger_capacity() {
+    respect_capacity(256);
+}
+
+fn respect_capacity(capacity: u64) {
     let q: Queue<u64> = Queue::builder()
-        .capacity(CAPACITY as usize)
+        .capacity(capacity as usize)
         .build()
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -285,7 +295,7 @@ fn ring_sends_respect_the_capacity() {
     for _ in 0..300 {
         let s = q.stats();
         assert!(
-            s.visible + s.in_flight <= CAPACITY,
+            s.visible + s.in_flight <= capacity,
             "over capacity: visible {} in flight {}",
             s.visible,
             s.in_flight
@@ -304,9 +314,9 @@ fn ring_sends_respect_the_capacity() {
     let s = q.stats();
     assert_eq!(s.sends, sent);
     assert_eq!(s.acks + s.visible + s.in_flight, sent);
-    assert!(s.visible + s.in_flight <= CAPACITY);
+    assert!(s.visible + s.in_flight <= capacity);
     // Full now means full.
-    let room = CAPACITY - s.visible - s.in_flight;
+    let room = capacity - s.visible - s.in_flight;
     for i in 0..room {
         q.try_send(i).unwrap();
     }
@@ -429,5 +439,56 @@ proptest! {
                 prop_assert_eq!(visible_or_waiting, model.len() as u64);
             }
         }
+    }
+}
+
+/// Consumers publish their removals to producers in runs (16 for a large queue), but a send refused
+/// as full has seen every removal: `try_send`, `send_timeout` at its deadline and a sender blocked on
+/// capacity all find the room that fewer than 16 acks or `no_ack` receives made.
+#[test]
+fn a_full_verdict_sees_every_removal() {
+    const CAPACITY: u64 = 1024;
+    for no_ack in [false, true] {
+        let (clock, builder) = manual::<u64>();
+        let q = builder
+            .capacity(CAPACITY as usize)
+            .no_ack(no_ack)
+            .build()
+            .unwrap();
+        let remove = |n: usize| {
+            for _ in 0..n {
+                let d = q.try_receive().unwrap();
+                if !no_ack {
+                    q.ack(d.receipt()).unwrap();
+                }
+            }
+        };
+        for i in 0..CAPACITY {
+            q.try_send(i).unwrap();
+        }
+        assert_eq!(*q.try_send(0).unwrap_err().error(), Error::Full);
+        remove(3);
+        for i in 0..3 {
+            q.try_send(i).unwrap();
+        }
+        assert_eq!(*q.try_send(0).unwrap_err().error(), Error::Full);
+        remove(2);
+        q.send_timeout(1, Duration::ZERO).unwrap();
+        q.send_timeout(2, SEC).unwrap();
+        assert_eq!(
+            *q.send_timeout(3, Duration::ZERO).unwrap_err().error(),
+            Error::Timeout
+        );
+        // A blocked sender is woken by a single removal and finds the room.
+        let sender = {
+            let q = q.clone();
+            thread::spawn(move || q.send(7).map_err(|e| e.into_parts().0))
+        };
+        parked(&clock, 1);
+        remove(1);
+        assert!(sender.join().unwrap().is_ok());
+        let s = q.stats();
+        assert_eq!(s.visible + s.in_flight, CAPACITY, "no_ack {no_ack}");
+        assert_eq!(*q.try_send(0).unwrap_err().error(), Error::Full);
     }
 }

@@ -12,11 +12,12 @@
 //!          | [u32 LE meta length, meta if flags & 2] | payload
 //! ```
 //!
-//! Record `i` of a batch has offset `base offset + i`. A batch is what one flush of the write buffer
-//! hands to the OS: every record appended since the previous flush (a flush happens when the buffer
-//! is full, before every fsync, on [`Log::flush`](crate::Log::flush), before a read of the active
-//! segment, on roll and on close). A batch is valid or not as a whole: recovery drops a torn final
-//! batch with all its records.
+//! Record `i` of a batch has offset `base offset + i`. A batch holds consecutive records appended
+//! between two flushes of the write buffer (a flush happens when the buffer is full, before every
+//! fsync, on [`Log::flush`](crate::Log::flush), before a read of the active segment, on roll and on
+//! close), and is sealed early once it holds `batch_bytes` (16 KiB by default), so that a read never
+//! has to check more than one such batch to reach its record. A batch is valid or not as a whole:
+//! recovery drops a torn final batch with all its records.
 //!
 //! The sparse index `<base>.index` is a postcard-encoded [`IndexFile`] behind a magic and CRC; its
 //! entries point at batch starts, and it records the segment length it describes, so an index that
@@ -160,11 +161,10 @@ pub(crate) fn decode_index(bytes: &[u8]) -> Option<IndexFile> {
     postcard::from_bytes(body).ok()
 }
 
-/// Starts a batch in the (empty) write buffer: a header whose length, base offset, record count and
+/// Starts a batch at the end of the write buffer: a header whose length, base offset, record count and
 /// CRC are filled in by [`seal_batch`].
 #[inline]
 pub(crate) fn begin_batch(buf: &mut Vec<u8>) {
-    debug_assert!(buf.is_empty());
     buf.extend_from_slice(&[0u8; BATCH_OVERHEAD as usize]);
 }
 
@@ -190,7 +190,7 @@ pub(crate) fn encode_record(buf: &mut Vec<u8>, timestamp: u64, meta: &[u8], payl
     buf.extend_from_slice(payload);
 }
 
-/// Seals the batch that fills `buf` (begun by [`begin_batch`], holding `count` records from
+/// Seals the batch that fills `buf` (a slice of the write buffer, begun by [`begin_batch`], holding `count` records from
 /// `base_offset` on): writes its length, base offset and count, then one CRC32C over all of it.
 pub(crate) fn seal_batch(buf: &mut [u8], base_offset: u64, count: u64) {
     debug_assert!(buf.len() > BATCH_OVERHEAD as usize && count > 0);

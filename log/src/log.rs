@@ -230,10 +230,12 @@ struct State {
     sealed: BTreeMap<u64, Segment>,
     sealed_bytes: u64,
     active: Segment,
-    /// The open batch: every record appended since the last flush, sealed (length, count, CRC) when
-    /// it is handed to the OS.
+    /// Records appended since the last flush: sealed batches, then the open batch (if any), which is
+    /// sealed (length, count, CRC) when it reaches `batch_bytes` or the buffer is handed to the OS.
     buf: Vec<u8>,
-    /// Offset of the open batch's first record (meaningful while `buf` is not empty).
+    /// Whether the tail of `buf` is an open batch, starting at `batch_start` with offset `batch_base`.
+    batch_open: bool,
+    batch_start: usize,
     batch_base: u64,
     next_offset: u64,
     last_indexed_pos: u64,
@@ -253,6 +255,14 @@ impl State {
             .next()
             .copied()
             .unwrap_or(self.active.base)
+    }
+    /// Seals the open batch, if any (it stays in the buffer until the next flush).
+    fn seal_batch(&mut self) {
+        if self.batch_open {
+            let count = self.next_offset - self.batch_base;
+            format::seal_batch(&mut self.buf[self.batch_start..], self.batch_base, count);
+            self.batch_open = false;
+        }
     }
     fn total_bytes(&self) -> u64 {
         self.sealed_bytes + self.active.len + self.buf.len() as u64
@@ -1092,15 +1102,17 @@ impl Inner {
         let size = (meta.len() + payload.len()) as u64;
         self.maybe_roll(st, overhead + size)?;
         let offset = st.next_offset;
-        if st.buf.is_empty() {
+        if !st.batch_open {
             // Open a batch; the index points at batch starts.
-            let pos = st.active.len;
+            let pos = st.active.len + st.buf.len() as u64;
             if st.active.index.is_empty()
                 || pos - st.last_indexed_pos >= self.cfg.index_interval_bytes
             {
                 st.active.index.push((offset, pos));
                 st.last_indexed_pos = pos;
             }
+            st.batch_open = true;
+            st.batch_start = st.buf.len();
             st.batch_base = offset;
             format::begin_batch(&mut st.buf);
         }
@@ -1114,6 +1126,8 @@ impl Inner {
         st.appended_bytes += size;
         if st.buf.len() >= self.cfg.write_buffer_bytes {
             self.flush_buf(st)?;
+        } else if st.buf.len() - st.batch_start >= self.cfg.batch_bytes {
+            st.seal_batch();
         }
         Ok(offset)
     }
@@ -1149,8 +1163,7 @@ impl Inner {
         if st.buf.is_empty() {
             return Ok(());
         }
-        let count = st.next_offset - st.batch_base;
-        format::seal_batch(&mut st.buf, st.batch_base, count);
+        st.seal_batch();
         if let Err(e) = st.active.file.write_all_at(&st.buf, st.active.len) {
             let path = st.active.path.clone();
             self.poison(st);
@@ -1345,8 +1358,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let st = self.state.get_mut();
         if !st.poisoned && !st.buf.is_empty() {
-            let count = st.next_offset - st.batch_base;
-            format::seal_batch(&mut st.buf, st.batch_base, count);
+            st.seal_batch();
             if st.active.file.write_all_at(&st.buf, st.active.len).is_ok() {
                 st.active.len += st.buf.len() as u64;
                 st.buf.clear();
@@ -1604,6 +1616,8 @@ fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, Recove
             sealed_bytes,
             active,
             buf: Vec::with_capacity(cfg.write_buffer_bytes + 1024),
+            batch_open: false,
+            batch_start: 0,
             batch_base: next_offset,
             next_offset,
             last_indexed_pos,

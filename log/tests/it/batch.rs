@@ -270,3 +270,35 @@ fn a_format_version_1_segment_is_refused_with_a_typed_error() {
     );
     assert_eq!(fs::read(&path).unwrap(), bytes, "nothing changed on disk");
 }
+
+#[test]
+fn batches_are_sealed_at_batch_bytes_inside_one_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    // batches of 3 records (3 x 15 bytes + 20 >= 60), all in one write buffer
+    let log = Log::builder(dir.path())
+        .fsync(FsyncPolicy::Never)
+        .batch_bytes(60)
+        .index_interval_bytes(1)
+        .open()
+        .unwrap();
+    for i in 0..10 {
+        log.append(&payload(i)).unwrap();
+    }
+    drop(log); // one flush: batches 0..3, 3..6, 6..9 and 9..10
+    let path = segment_path(dir.path(), 0);
+    let len = fs::metadata(&path).unwrap().len();
+    assert_eq!(len, SEGMENT_HEADER_LEN + 3 * batch_len(3) + batch_len(1));
+    // tear the last byte of batch 6..9's last record and drop batch 9..10: batch 6..9 is gone whole
+    let f = OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(SEGMENT_HEADER_LEN + 3 * batch_len(3) - 1)
+        .unwrap();
+    drop(f);
+    let log = open_indexed(dir.path());
+    assert_eq!(log.next_offset(), 6);
+    assert_eq!(read_all(&log), (0..6).map(payload).collect::<Vec<_>>());
+    assert_eq!(
+        log.segments()[0].index_entries,
+        2,
+        "an entry per batch start"
+    );
+}

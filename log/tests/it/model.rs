@@ -30,6 +30,8 @@ fn open(dir: &std::path::Path) -> Log {
         .fsync(FsyncPolicy::Never)
         .segment_bytes(1024)
         .index_interval_bytes(100)
+        .batch_bytes(150) // several batches per flush: reads land inside and across batches
+        .write_buffer_bytes(400)
         .open()
         .unwrap()
 }

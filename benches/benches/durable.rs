@@ -187,7 +187,8 @@ fn synced(c: &mut Criterion) {
 /// `BufWriter`, `append` with `Never` and the exclusive writer with `Never` on the same 20 000 records,
 /// back to back, so that load from other processes hits the three alike; prints the min and median
 /// per contestant and the median of the per-round ratios. On a loaded machine the min is the figure
-/// least disturbed.
+/// least disturbed. Then `rounds / 10` (at least 3) rounds of the fsync-bound pairs: `EveryN(1000)`
+/// against raw sync-every-1000 (5 000 records), `Always` with 4 appenders against 1 (80 records).
 fn paired(_c: &mut Criterion) {
     let Some(rounds) = std::env::var("EMBER_PAIRED")
         .ok()
@@ -224,6 +225,40 @@ fn paired(_c: &mut Criterion) {
             ratio(t, &raw_t)
         );
     }
+    // The fsync-bound targets, in fewer rounds (each costs fsyncs): EveryN(1000) against the raw
+    // writer syncing every 1000 records, and Always with 4 appenders against 1.
+    let sync_rounds = (rounds / 10).max(3);
+    const NS: u64 = 5_000;
+    const NA: u64 = 80;
+    let (mut raw_sync, mut every_n, mut always1, mut always4) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..sync_rounds {
+        raw_sync.push(raw(NS, Some(1000)).as_nanos() as f64 / NS as f64);
+        every_n.push(durable(NS, FsyncPolicy::EveryN(1000)).as_nanos() as f64 / NS as f64);
+        always1.push(durable(NA, FsyncPolicy::Always).as_nanos() as f64 / NA as f64);
+        always4.push(durable_concurrent(NA, 4, FsyncPolicy::Always).as_nanos() as f64 / NA as f64);
+    }
+    let (raw_min, raw_med) = stats(&raw_sync);
+    let (min, med) = stats(&every_n);
+    eprintln!(
+        "paired {sync_rounds} rounds x {NS} records: raw sync_every_1000 min {raw_min:.1} med \
+         {raw_med:.1} ns/rec; EveryN(1000) min {min:.1} med {med:.1} ns/rec; ratio of mins {:.2}x, \
+         median round ratio {:.2}x",
+        min / raw_min,
+        ratio(&every_n, &raw_sync)
+    );
+    let (one_min, one_med) = stats(&always1);
+    let (four_min, four_med) = stats(&always4);
+    eprintln!(
+        "paired {sync_rounds} rounds x {NA} records: Always 1 appender min {:.0} med {:.0} us/rec; \
+         4 appenders min {:.0} med {:.0} us/rec; speedup of mins {:.2}x, median round speedup {:.2}x",
+        one_min / 1e3,
+        one_med / 1e3,
+        four_min / 1e3,
+        four_med / 1e3,
+        one_min / four_min,
+        ratio(&always1, &always4)
+    );
 }
 
 criterion_group!(benches, synced, buffered, paired);

@@ -86,7 +86,7 @@ pub struct RecoveryReport {
     pub scanned_segments: usize,
     /// Sparse indexes rebuilt because they were missing or stale.
     pub rebuilt_indexes: usize,
-    /// Where a torn final record was cut off: file and byte position.
+    /// Where a torn final batch (with all its records) was cut off: file and byte position.
     pub truncated_at: Option<(PathBuf, u64)>,
     /// Bytes removed by that truncation.
     pub truncated_bytes: u64,
@@ -571,7 +571,7 @@ impl Log {
     /// An exclusive appender: holds the log's tail (its lock) until dropped, so that each of its
     /// appends skips taking the lock. For a single thread writing a burst of records (a producer
     /// draining its queue, an import, a replay); other appenders and readers of this log wait until
-    /// it is dropped. Every record is framed, checksummed and synced exactly as by
+    /// it is dropped. Every record is batched, checksummed and synced exactly as by
     /// [`append`](Self::append), so the crash guarantees of the [`FsyncPolicy`] are the same (with
     /// `Always` or `EveryN`, the writer fsyncs itself when due, before its append returns).
     ///
@@ -1088,8 +1088,9 @@ impl Inner {
         self.synced.notify_all();
     }
 
-    /// Frames one record into the write buffer at the next offset: rolls the segment first if the
-    /// frame (at most `overhead` plus meta and payload bytes) would not fit, indexes it when due, and
+    /// Adds one record to the open batch of the write buffer (opening one if needed) at the next
+    /// offset: rolls the segment first if the record (at most `overhead` plus meta and payload bytes)
+    /// would not fit, indexes a new batch's start when due, seals the batch at `batch_bytes`, and
     /// hands the buffer to the OS once it is full. Returns the record's offset.
     fn write_record(
         &self,

@@ -30,17 +30,18 @@ pub enum Error {
         /// What check failed.
         reason: String,
     },
-    /// A segment was written in a format version this build does not read (version 1, one CRC per
-    /// record, was replaced by version 2, one CRC per batch of records). Nothing is changed on disk.
+    /// A segment was written in a format version this build does not read (it reads version 2,
+    /// one CRC per batch of records, and version 1, one CRC per record): a newer release's file, or
+    /// not an ember-log segment. Nothing is changed on disk.
     #[error(
-        "log segment {path} has format version {version}; this build reads version {supported}"
+        "log segment {path} has format version {version}; this build reads versions 1 to {supported}"
     )]
     UnsupportedFormat {
         /// The segment file.
         path: PathBuf,
         /// The version it was written in.
         version: u16,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (and the one it writes).
         supported: u16,
     },
     /// A record (metadata plus payload) is larger than the log's `max_record_bytes`.

@@ -23,8 +23,11 @@
 //! entries point at batch starts, and it records the segment length it describes, so an index that
 //! does not match its segment is stale and rebuilt by scanning.
 //!
-//! Format version 1 (up to session 2: one CRC'd frame per record) is not read: opening such a segment
-//! fails with [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat).
+//! Segments of format version 1 (written before batches existed) are still read: there every record is
+//! its own CRC'd frame, `u32 LE CRC32C(rest) | u32 LE body length | u64 LE offset | u8 flags | ...`
+//! (the record fields as above), which this module parses as a batch of one record. New records never
+//! go into a version-1 segment: recovery seals a version-1 tail and starts a version-2 segment. Any
+//! other version fails with [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -38,6 +41,8 @@ use crate::error::{Result, corrupt, io_err};
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"EMBERLOG";
 pub(crate) const INDEX_MAGIC: &[u8; 8] = b"EMBERIDX";
 pub(crate) const FORMAT_VERSION: u16 = 2;
+/// The per-record-frame format of the first releases, still read.
+pub(crate) const FORMAT_V1: u16 = 1;
 /// Bytes reserved at the start of each segment for its header.
 pub const SEGMENT_HEADER_LEN: u64 = 64;
 /// Bytes of a batch header: CRC, length, base offset, record count.
@@ -107,7 +112,8 @@ pub(crate) fn encode_segment_header(
     Ok(out)
 }
 
-pub(crate) fn decode_segment_header(path: &Path, bytes: &[u8]) -> Result<SegmentHeader> {
+/// Decodes a segment header; returns it with the segment's format version (1 or 2).
+pub(crate) fn decode_segment_header(path: &Path, bytes: &[u8]) -> Result<(SegmentHeader, u16)> {
     if bytes.len() < SEGMENT_HEADER_LEN as usize {
         return Err(corrupt(path, 0, "segment header is truncated"));
     }
@@ -115,7 +121,7 @@ pub(crate) fn decode_segment_header(path: &Path, bytes: &[u8]) -> Result<Segment
         return Err(corrupt(path, 0, "not an ember-log segment (bad magic)"));
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_V1 {
         return Err(crate::Error::UnsupportedFormat {
             path: path.to_path_buf(),
             version,
@@ -131,7 +137,9 @@ pub(crate) fn decode_segment_header(path: &Path, bytes: &[u8]) -> Result<Segment
     if crc32c::crc32c(body) != crc {
         return Err(corrupt(path, 12, "segment header CRC mismatch"));
     }
-    postcard::from_bytes(body).map_err(|e| corrupt(path, 16, format!("segment header: {e}")))
+    postcard::from_bytes(body)
+        .map(|h| (h, version))
+        .map_err(|e| corrupt(path, 16, format!("segment header: {e}")))
 }
 
 pub(crate) fn encode_index(ix: &IndexFile) -> Result<Vec<u8>> {
@@ -213,6 +221,8 @@ pub(crate) struct Batch<'a> {
     pub records: &'a [u8],
     /// Total bytes of the batch, header included.
     pub len: u64,
+    /// A version-1 frame: `records` is the body of its single record, without a length prefix.
+    pub v1: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -229,6 +239,7 @@ impl<'a> Batch<'a> {
             next: self.base,
             left: self.count,
             failed: false,
+            v1: self.v1,
         }
     }
 }
@@ -239,6 +250,7 @@ pub(crate) struct Records<'a> {
     next: u64,
     left: u64,
     failed: bool,
+    v1: bool,
 }
 
 impl<'a> Records<'a> {
@@ -261,13 +273,21 @@ impl<'a> Iterator for Records<'a> {
             }
             return self.fail("batch holds bytes after its last record");
         }
-        let Some(len) = self.rest.get(..4) else {
-            return self.fail("batch holds fewer records than its count");
+        let (body, used) = if self.v1 {
+            (self.rest, self.rest.len())
+        } else {
+            let Some(len) = self.rest.get(..4) else {
+                return self.fail("batch holds fewer records than its count");
+            };
+            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+            let Some(body) = self.rest.get(4..4 + len) else {
+                return self.fail("record length out of range");
+            };
+            (body, 4 + len)
         };
-        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-        let Some(body) = self.rest.get(4..4 + len).filter(|b| !b.is_empty()) else {
+        if body.is_empty() {
             return self.fail("record length out of range");
-        };
+        }
         let flags = body[0];
         if flags & !(FLAG_TIMESTAMP | FLAG_META) != 0 {
             return self.fail("unknown record flags");
@@ -300,7 +320,7 @@ impl<'a> Iterator for Records<'a> {
             meta,
             payload: &body[at..],
         };
-        self.rest = &self.rest[4 + len..];
+        self.rest = &self.rest[used..];
         self.next += 1;
         self.left -= 1;
         Some(Ok(frame))
@@ -355,6 +375,44 @@ pub(crate) fn parse_batch(buf: &[u8]) -> Parse<'_> {
         count,
         records: &buf[BATCH_OVERHEAD as usize..total],
         len: total as u64,
+        v1: false,
+    })
+}
+
+/// Parses the unit of a segment of format `version` at the start of `buf`: a batch (version 2) or a
+/// single-record frame (version 1), both as a [`Batch`].
+#[inline]
+pub(crate) fn parse_at(buf: &[u8], version: u16) -> Parse<'_> {
+    if version == FORMAT_V1 {
+        parse_v1_frame(buf)
+    } else {
+        parse_batch(buf)
+    }
+}
+
+/// A version-1 frame: `u32 CRC32C(rest) | u32 body length | body`, body = `u64 offset | u8 flags | ...`.
+fn parse_v1_frame(buf: &[u8]) -> Parse<'_> {
+    if buf.len() < 8 {
+        return Parse::NeedMore(8);
+    }
+    let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
+    if body_len < 9 {
+        return Parse::Bad("frame length out of range");
+    }
+    let total = 8 + body_len as usize;
+    if buf.len() < total {
+        return Parse::NeedMore(total);
+    }
+    let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+    if crc32c::crc32c(&buf[4..total]) != crc {
+        return Parse::Bad("record CRC mismatch");
+    }
+    Parse::Ok(Batch {
+        base: u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes")),
+        count: 1,
+        records: &buf[16..total],
+        len: total as u64,
+        v1: true,
     })
 }
 
@@ -369,6 +427,8 @@ pub(crate) struct TornTail {
 #[derive(Debug, Clone)]
 pub(crate) struct ScanResult {
     pub header: SegmentHeader,
+    /// The segment's format version.
+    pub version: u16,
     /// End of the last valid frame.
     pub valid_len: u64,
     pub next_offset: u64,
@@ -392,7 +452,7 @@ pub(crate) fn scan_segment(path: &Path, file: &File, index_interval: u64) -> Res
         return Err(corrupt(path, 0, "segment header is truncated"));
     }
     file.read_exact_at(&mut head, 0).map_err(io_err(path))?;
-    let header = decode_segment_header(path, &head)?;
+    let (header, version) = decode_segment_header(path, &head)?;
 
     let mut reader = io::BufReader::with_capacity(
         256 * 1024,
@@ -412,6 +472,7 @@ pub(crate) fn scan_segment(path: &Path, file: &File, index_interval: u64) -> Res
     let mut stalled = false; // the last refill read nothing (the file shrank under an inspection)
     let result = |valid_len, next_offset, max_timestamp, records, index, torn| ScanResult {
         header,
+        version,
         valid_len,
         next_offset,
         max_timestamp,
@@ -421,7 +482,7 @@ pub(crate) fn scan_segment(path: &Path, file: &File, index_interval: u64) -> Res
     };
     loop {
         let pos = buf_start + consumed as u64;
-        let (need, reason) = match parse_batch(&buf[consumed..]) {
+        let (need, reason) = match parse_at(&buf[consumed..], version) {
             Parse::Ok(batch) => {
                 if batch.base != next_offset {
                     return Err(corrupt(
@@ -464,7 +525,7 @@ pub(crate) fn scan_segment(path: &Path, file: &File, index_interval: u64) -> Res
             }
             // A bad batch, or fewer bytes than the batch claims: a torn write, unless a valid batch
             // follows (then this one is damaged in place).
-            if later_batch_exists(file, pos, file_len, next_offset, path)? {
+            if later_batch_exists(file, pos, file_len, next_offset, version, path)? {
                 let reason = if need == 0 {
                     reason
                 } else {
@@ -512,20 +573,22 @@ fn later_batch_exists(
     pos: u64,
     file_len: u64,
     expected: u64,
+    version: u16,
     path: &Path,
 ) -> Result<bool> {
     let mut rest = vec![0u8; (file_len - pos) as usize];
     file.read_exact_at(&mut rest, pos).map_err(io_err(path))?;
     let n = rest.len();
     for i in 1..n.saturating_sub(BATCH_OVERHEAD as usize) {
-        // Cheap checks before the CRC: a plausible length and base offset.
+        // Cheap checks before the CRC: a plausible length and base offset (at the same places in a
+        // version-1 frame).
         let b = &rest[i..];
         let len = u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")) as usize;
         let base = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
         if len + 8 > b.len() || base < expected || base - expected > 1 << 40 {
             continue;
         }
-        if let Parse::Ok(batch) = parse_batch(b) {
+        if let Parse::Ok(batch) = parse_at(b, version) {
             if batch.base >= expected {
                 return Ok(true);
             }
@@ -627,15 +690,18 @@ mod tests {
             created_unix_ms: u64::MAX,
         };
         let bytes = encode_segment_header(&h).unwrap();
-        assert_eq!(decode_segment_header(Path::new("x"), &bytes).unwrap(), h);
+        assert_eq!(
+            decode_segment_header(Path::new("x"), &bytes).unwrap(),
+            (h, FORMAT_VERSION)
+        );
         let mut bad = bytes;
         bad[20] ^= 1;
         assert!(decode_segment_header(Path::new("x"), &bad).is_err());
-        let mut old = bytes;
-        old[8] = 1;
+        let mut future = bytes;
+        future[8] = 3;
         assert!(matches!(
-            decode_segment_header(Path::new("x"), &old),
-            Err(crate::Error::UnsupportedFormat { version: 1, .. })
+            decode_segment_header(Path::new("x"), &future),
+            Err(crate::Error::UnsupportedFormat { version: 3, .. })
         ));
     }
 }

@@ -41,8 +41,9 @@
 //! read finds its segment by binary search, its batch by the index's floor entry, and walks the
 //! batches and then the records of one batch: O(log n) plus a scan of at most one index interval and
 //! one batch. Reading records not yet flushed seals and flushes the open batch first. Segments of
-//! format version 1 (one CRC per record, before this layout) are refused with
-//! [`Error::UnsupportedFormat`].
+//! format version 1 (one CRC'd frame per record, written by earlier releases) are still read; recovery
+//! seals a version-1 tail so that new records go to a version-2 segment. An unknown version is refused
+//! with [`Error::UnsupportedFormat`].
 //!
 //! ## Durability
 //!

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{Config, FsyncPolicy, LogBuilder};
 use crate::error::{Error, Result, corrupt, io_err};
 use crate::format::{
-    self, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name, parse_batch,
+    self, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name, parse_at,
     segment_file_name,
 };
 
@@ -199,6 +199,8 @@ struct Segment {
     created_unix_ms: u64,
     max_timestamp: u64,
     index: Vec<(u64, u64)>,
+    /// Format version of the file: 2 (batches), or 1 for a sealed segment of an older release.
+    version: u16,
 }
 
 impl Segment {
@@ -708,7 +710,7 @@ impl Log {
         if max_records == 0 {
             return Ok(Vec::new());
         }
-        let (file, path, mut pos, end_offset, end_pos) = {
+        let (file, path, mut pos, end_offset, end_pos, version) = {
             let mut st = self.inner.state.lock();
             if st.poisoned {
                 return Err(Error::Poisoned);
@@ -741,6 +743,7 @@ impl Log {
                 seg.seek(from),
                 seg.next_offset,
                 seg.len,
+                seg.version,
             )
         };
         let mut out = Vec::new();
@@ -757,7 +760,7 @@ impl Log {
             let mut at = 0usize;
             loop {
                 let here = chunk_start + at as u64;
-                match parse_batch(&chunk[at..]) {
+                match parse_at(&chunk[at..], version) {
                     Parse::Ok(batch) => {
                         if batch.base > from.max(out.last().map_or(0, |r: &Record| r.offset + 1)) {
                             return Self::partial(
@@ -1425,6 +1428,7 @@ fn create_segment(dir: &Path, base: u64, created_unix_ms: u64, durable: bool) ->
         created_unix_ms,
         max_timestamp: 0,
         index: Vec::new(),
+        version: format::FORMAT_VERSION,
     })
 }
 
@@ -1483,7 +1487,7 @@ fn load_indexed(
     }
     let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
     file.read_exact_at(&mut head, 0).map_err(io_err(path))?;
-    let header = format::decode_segment_header(path, &head)?;
+    let (header, version) = format::decode_segment_header(path, &head)?;
     if header.base_offset != base {
         return Err(corrupt(
             path,
@@ -1500,6 +1504,7 @@ fn load_indexed(
         created_unix_ms: header.created_unix_ms,
         max_timestamp: ix.max_timestamp,
         index: ix.entries,
+        version,
     }))
 }
 
@@ -1571,6 +1576,7 @@ fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, Recove
                     created_unix_ms: scan.header.created_unix_ms,
                     max_timestamp: scan.max_timestamp,
                     index: scan.index,
+                    version: scan.version,
                 };
                 if !last {
                     report.rebuilt_indexes += 1;
@@ -1602,6 +1608,20 @@ fn recover(cfg: &Config, clock: &dyn ember_core::Clock) -> Result<(State, Recove
         i += 1;
     }
     let active = match active {
+        Some(a) if a.version != format::FORMAT_VERSION => {
+            // A tail written by an older release: appends never go into an old-format segment.
+            let created = clock.unix_millis();
+            if a.next_offset == a.base {
+                // Empty: replace it by a current one of the same base offset.
+                fs::remove_file(&a.path).map_err(io_err(&a.path))?;
+                create_segment(dir, a.base, created, true)?
+            } else {
+                let _ = write_index(dir, &a);
+                let next = a.next_offset;
+                sealed.insert(a.base, a);
+                create_segment(dir, next, created, true)?
+            }
+        }
         Some(a) => a,
         None => {
             let base = expected.unwrap_or(0);

@@ -244,17 +244,17 @@ fn every_policy_seals_a_batch_before_its_fsync() {
 }
 
 #[test]
-fn a_format_version_1_segment_is_refused_with_a_typed_error() {
+fn a_segment_of_an_unknown_format_version_is_refused_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     batches(dir.path(), &[2]);
     let path = segment_path(dir.path(), 0);
     let mut bytes = fs::read(&path).unwrap();
-    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
     match Log::open(dir.path()) {
         Err(Error::UnsupportedFormat {
             path: p,
-            version: 1,
+            version: 3,
             supported: 2,
         }) => assert_eq!(p, path),
         other => panic!("{other:?}"),
@@ -266,7 +266,7 @@ fn a_format_version_1_segment_is_refused_with_a_typed_error() {
             .error
             .as_deref()
             .unwrap()
-            .contains("version 1")
+            .contains("version 3")
     );
     assert_eq!(fs::read(&path).unwrap(), bytes, "nothing changed on disk");
 }

@@ -4,6 +4,7 @@ mod atomic;
 mod basic;
 mod batch;
 mod crash;
+mod legacy;
 mod model;
 mod recovery;
 mod sync;

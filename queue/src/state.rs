@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | send | [`Producer::admit`] | a new message enters the inbox (after dedup and the capacity check) |
 //! | send (plain fast path) | [`Inner::send_plain`] | a message without delay, group or dedup id enters the ring (after the capacity check) |
-//! | lease | [`Consumer::lease_one`] | a visible message is leased until its visibility deadline (or, in `no_ack` mode, removed) |
+//! | lease | [`Consumer::lease_one`] (single receives of a ring message: [`Consumer::took_ack`], [`Consumer::took_no_ack`]) | a visible message is leased until its visibility deadline (or, in `no_ack` mode, removed) |
 //! | ack | [`Consumer::ack`] | a leased message is deleted |
 //! | nack / visibility expiry / extend to 0 | [`Consumer::release`] | a leased message becomes visible again, now or after the retry delay |
 //! | extend | [`Consumer::extend`] | a lease's deadline moves |
@@ -54,8 +54,9 @@
 //!
 //! `removed` is counted by consumers and *published* to producers in runs: the consumer side counts
 //! every removal under its lock and stores the count in the shared `Inner::removed` only every
-//! [`Inner::publish_every`] removals (16 for a large queue, every one below a capacity of 32), or at
-//! once when a producer sleeps for room. On two cores this matters more than any instruction count:
+//! [`Inner::publish_every`] removals (a sixteenth of the capacity, at most 64; every removal below a
+//! capacity of 32), or at once when a producer sleeps for room. On two cores this matters more than
+//! any instruction count:
 //! a producer that finds the queue full re-reads the count while it waits, and each read takes the
 //! count's cache line away from the consumer, whose next store must then fetch it back before its
 //! next lock operation completes — per message, when the consumer stores at every removal. The
@@ -128,6 +129,24 @@ pub(crate) struct Plain<T> {
 }
 
 impl<T> Plain<T> {
+    /// The `no_ack` delivery of a ring message taken by [`Consumer::take_ring_now`].
+    #[inline(always)]
+    pub(crate) fn into_no_ack_delivery(self, queue: u32) -> Delivery<T> {
+        Delivery {
+            receipt: Receipt {
+                queue,
+                slot: NO_LEASE_SLOT,
+                lease: 0,
+                id: crate::message::MessageId(self.seq),
+            },
+            body: self.body,
+            receive_count: 1,
+            sent_unix_ms: self.sent_unix_ms,
+            group: None,
+            last_error: None,
+        }
+    }
+
     #[inline(always)]
     fn into_entry(self) -> Entry<T> {
         Entry {
@@ -250,10 +269,10 @@ impl<T> Inner<T> {
     }
 
     /// How many removals the consumers may count before publishing them in `removed` (see the
-    /// module docs): 16 for a large queue, 1 (every removal) below a capacity of 32, so a producer's
-    /// view lags by at most a sixteenth of the capacity.
+    /// module docs): a sixteenth of the capacity, at most 64, and 1 (every removal) below a capacity
+    /// of 32, so a producer's view lags by at most a sixteenth of the capacity.
     pub(crate) fn publish_every(&self) -> u64 {
-        (self.config.capacity / 16).clamp(1, 16)
+        (self.config.capacity / 16).clamp(1, 64)
     }
 
     /// Publishes the consumers' exact removal count, so that a room check that follows sees every
@@ -966,70 +985,100 @@ impl<T> Consumer<T> {
         }
     }
 
-    /// Receives one ring message at once, without the general poll, when nothing could come before
-    /// it: nothing visible on the consumer side, no delay or lease due, nothing in the inbox.
-    /// `Err(Error::Empty)` sends the caller down the general path (a ring message taken meanwhile waits in `plain`).
-    /// In ack mode `now` holds an exact reading taken before the consumer lock.
+    /// Whether a single receive may take the ring's next message at once, without the general poll:
+    /// nothing visible on the consumer side, no delay or lease due, nothing in the inbox. (In `no_ack`
+    /// mode the caller then pops and calls [`took_no_ack`](Consumer::took_no_ack).)
     #[inline(always)]
-    pub(crate) fn receive_ring_now(
-        &mut self,
-        inner: &Inner<T>,
-        now: &mut Now<'_>,
-        wake: &mut Wake,
-    ) -> Result<Delivery<T>>
-    where
-        T: Clone,
-    {
+    pub(crate) fn ring_first(&self, inner: &Inner<T>, now: &mut Now<'_>) -> bool {
         if !(self.fresh.is_empty() && self.plain.is_empty() && self.back.is_empty()) {
-            return Err(Error::Empty);
+            return false;
         }
         if let Some(at) = self.next_event() {
             if at <= now.get() {
-                return Err(Error::Empty);
+                return false;
             }
         }
-        if inner.inbox_hint.load(Ordering::Acquire) {
-            return Err(Error::Empty);
+        !inner.inbox_hint.load(Ordering::Acquire)
+    }
+
+    /// `no_ack` mode: `m` was just popped from the ring after [`ring_first`](Consumer::ring_first)
+    /// said so. Counts it as received and removed, or, if an inbox message may have to go first, keeps
+    /// it in `plain` (and leaves `None`). The caller builds the delivery with
+    /// [`Plain::into_no_ack_delivery`] once the lock is released. (By reference, so that the body
+    /// moves as few times as possible: it is the bulk of a large message's cost.)
+    #[inline(always)]
+    pub(crate) fn took_no_ack(
+        &mut self,
+        inner: &Inner<T>,
+        m: &mut Option<Plain<T>>,
+        wake: &mut Wake,
+    ) {
+        if m.is_none() {
+            return;
         }
-        if inner.config.no_ack {
-            let Some(m) = inner.ring.pop() else {
-                return Err(Error::Empty);
-            };
-            self.intake += 1;
-            // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
-            if !inner.inbox_hint.load(Ordering::Acquire) {
-                // What `lease_entry` does for a first receive without group, straight from the
-                // ring's message.
-                self.receives += 1;
-                self.count_removed(inner);
-                wake.space = true;
-                return Ok(Delivery {
-                    receipt: Receipt {
-                        queue: inner.uid,
-                        slot: NO_LEASE_SLOT,
-                        lease: 0,
-                        id: crate::message::MessageId(m.seq),
-                    },
-                    body: m.body,
-                    receive_count: 1,
-                    sent_unix_ms: m.sent_unix_ms,
-                    group: None,
-                    last_error: None,
-                });
-            }
-            self.plain.push_back(m.into_entry());
-            return Err(Error::Empty);
-        }
-        let Some(m) = inner.ring.pop() else {
-            return Err(Error::Empty);
-        };
         self.intake += 1;
         // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
         if inner.inbox_hint.load(Ordering::Acquire) {
-            self.plain.push_back(m.into_entry());
-            return Err(Error::Empty);
+            if let Some(m) = m.take() {
+                self.plain.push_back(m.into_entry());
+            }
+            return;
         }
-        Ok(self.lease_entry(inner, m.into_entry(), now, wake))
+        // What `lease_entry` does for a first receive without group.
+        self.receives += 1;
+        self.count_removed(inner);
+        wake.space = true;
+    }
+
+    /// Ack mode: `m` was just popped from the ring after [`ring_first`](Consumer::ring_first) said
+    /// so. Leases it (the first receive of a message without group) and puts its delivery in `out`,
+    /// or, if an inbox message may have to go first, keeps it in `plain`. `now` holds an exact reading
+    /// taken before the consumer lock. (By reference, as [`took_no_ack`](Consumer::took_no_ack): the
+    /// body moves once into the lease and is cloned once into the delivery.)
+    #[inline(always)]
+    pub(crate) fn took_ack(
+        &mut self,
+        inner: &Inner<T>,
+        m: &mut Option<Plain<T>>,
+        now: &mut Now<'_>,
+        wake: &mut Wake,
+        out: &mut Option<Delivery<T>>,
+    ) where
+        T: Clone,
+    {
+        if m.is_none() {
+            return;
+        }
+        self.intake += 1;
+        // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
+        if inner.inbox_hint.load(Ordering::Acquire) {
+            if let Some(m) = m.take() {
+                self.plain.push_back(m.into_entry());
+            }
+            return;
+        }
+        // What `lease_entry` does for a first receive without group.
+        self.receives += 1;
+        let deadline = after(now.get(), inner.config.visibility);
+        self.note_event(deadline, wake);
+        let (slot, lease, entry) = self.leases.insert_with(deadline, || {
+            let mut e = m.take().expect("checked").into_entry();
+            e.receive_count = 1;
+            e
+        });
+        *out = Some(Delivery {
+            receipt: Receipt {
+                queue: inner.uid,
+                slot,
+                lease,
+                id: crate::message::MessageId(entry.id),
+            },
+            body: entry.body.clone(),
+            receive_count: 1,
+            sent_unix_ms: entry.sent_unix_ms,
+            group: None,
+            last_error: None,
+        });
     }
 
     /// Receives up to `max` messages into `out`.

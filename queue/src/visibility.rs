@@ -57,6 +57,17 @@ impl<T> Leases<T> {
     /// a delivery can copy from there: one copy of the body instead of several moves).
     #[inline(always)]
     pub(crate) fn insert(&mut self, entry: Entry<T>, deadline: Instant) -> (u32, u64, &Entry<T>) {
+        self.insert_with(deadline, || entry)
+    }
+
+    /// [`insert`](Leases::insert) with the message built by `make` where it is stored (a large body
+    /// then moves once).
+    #[inline(always)]
+    pub(crate) fn insert_with(
+        &mut self,
+        deadline: Instant,
+        make: impl FnOnce() -> Entry<T>,
+    ) -> (u32, u64, &Entry<T>) {
         let lease = self.next_lease;
         self.next_lease += 1;
         let slot = match self.free.pop() {
@@ -64,7 +75,7 @@ impl<T> Leases<T> {
                 let s = &mut self.slots[slot as usize];
                 s.lease = lease;
                 s.deadline = deadline;
-                s.entry = Some(entry);
+                s.entry = Some(make());
                 slot
             }
             None => {
@@ -72,7 +83,7 @@ impl<T> Leases<T> {
                 self.slots.push(Slot {
                     lease,
                     deadline,
-                    entry: Some(entry),
+                    entry: Some(make()),
                 });
                 slot
             }

@@ -442,9 +442,9 @@ proptest! {
     }
 }
 
-/// Consumers publish their removals to producers in runs (16 for a large queue), but a send refused
+/// Consumers publish their removals to producers in runs (64 for this queue), but a send refused
 /// as full has seen every removal: `try_send`, `send_timeout` at its deadline and a sender blocked on
-/// capacity all find the room that fewer than 16 acks or `no_ack` receives made.
+/// capacity all find the room that a few acks or `no_ack` receives made.
 #[test]
 fn a_full_verdict_sees_every_removal() {
     const CAPACITY: u64 = 1024;

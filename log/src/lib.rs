@@ -89,6 +89,7 @@ mod config;
 mod error;
 mod format;
 pub mod inspect;
+mod lock;
 mod log;
 
 pub use config::{FsyncPolicy, LogBuilder, Retention};

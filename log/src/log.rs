@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use ember_core::clock::SharedClock;
 use ember_core::stats::{Ratio, Snapshot, ratio, write_fields};
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -21,6 +21,7 @@ use crate::format::{
     self, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name, parse_at,
     segment_file_name,
 };
+use crate::lock::{TailGuard, TailLock};
 
 /// One record read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +182,8 @@ impl fmt::Debug for Log {
 struct Inner {
     cfg: Config,
     clock: SharedClock,
-    state: Mutex<State>,
+    /// The tail: append state, write buffer, segments (see [`TailLock`] for why not a `Mutex`).
+    state: TailLock<State>,
     sync: Mutex<SyncState>,
     synced: Condvar,
     fsyncs: AtomicU64,
@@ -316,7 +318,7 @@ impl Log {
             inner: Arc::new(Inner {
                 cfg,
                 clock,
-                state: Mutex::new(state),
+                state: TailLock::new(state),
                 sync: Mutex::new(SyncState {
                     durable,
                     last_batch: 0,
@@ -951,7 +953,7 @@ impl Deferred {
 /// An exclusive appender on a [`Log`]: see [`Log::writer`].
 pub struct LogWriter<'a> {
     inner: &'a Inner,
-    st: MutexGuard<'a, State>,
+    st: TailGuard<'a, State>,
 }
 
 impl fmt::Debug for LogWriter<'_> {

@@ -12,7 +12,9 @@
 //!   to quote on a loaded machine.
 //!
 //! `cargo bench -p ember-benches --no-default-features --features queue --bench queue`
-//! (only the paired rounds: append `-- queue_paired`)
+//! (only the paired rounds: append `-- queue_paired`; `EMBER_QUEUE_ROUNDS`, `EMBER_QUEUE_MESSAGES`,
+//! and for profiling `EMBER_QUEUE_SHAPES=1p1c/8B,...` / `EMBER_QUEUE_MODES=ember_ack,...` select
+//! what the paired rounds run)
 
 use std::hint::black_box;
 use std::thread;

@@ -106,6 +106,9 @@ struct Inner<K, V> {
     listener: Option<Listener<K, V>>,
     /// Whether operations must hand removed entries back (listener or write-back present).
     collect: bool,
+    /// No weigher, no expiry configured, nothing to hand back: `insert` may replace a present entry
+    /// in place without preparing any of that ([`Shard::replace_plain`]).
+    plain_writes: bool,
     store: Option<Arc<dyn DynStore<K, V>>>,
     write: Option<WritePolicy>,
     engine: Option<Arc<Engine<K, V>>>,
@@ -186,6 +189,12 @@ where
             }
             None => (None, None, None),
         };
+        let plain_writes = cfg.listener.is_none()
+            && engine.is_none()
+            && cfg.weigher.is_none()
+            && cfg.ttl.is_none()
+            && cfg.tti.is_none()
+            && cfg.expiry.is_none();
         let on_drop = engine.as_ref().map(|e| {
             let e = Arc::clone(e);
             Box::new(move || {
@@ -210,6 +219,7 @@ where
                 timed: cfg.ttl.is_some() || cfg.tti.is_some() || cfg.expiry.is_some(),
                 expiry: cfg.expiry,
                 collect: cfg.listener.is_some() || engine.is_some(),
+                plain_writes,
                 weigher: cfg.weigher,
                 listener: cfg.listener,
                 store,
@@ -386,6 +396,23 @@ where
     #[inline]
     pub fn insert(&self, key: K, value: V) {
         let hash = self.hash(&key);
+        if self.inner.plain_writes {
+            // The common replace of a plain cache: one lookup, nothing prepared for what this cache
+            // does not have (weights, deadlines, removal hand-back).
+            let mut shard = self.shard(hash);
+            match shard.replace_plain(hash, key, value) {
+                Ok(replaced) => {
+                    drop(shard);
+                    drop(replaced);
+                }
+                Err((key, value)) => {
+                    let out = self.insert_locked(&mut shard, hash, key, value, 1, None);
+                    drop(shard);
+                    self.finish(out);
+                }
+            }
+            return;
+        }
         let out = self.insert_raw(hash, key, value, None);
         self.finish(out);
     }
@@ -423,8 +450,21 @@ where
             given = self.times(ttl);
             Some(&given)
         };
-        let mut out = Removed::new(self.inner.collect);
         let mut shard = self.shard(hash);
+        self.insert_locked(&mut shard, hash, key, value, weight, times)
+    }
+
+    /// [`insert_raw`](Self::insert_raw) once the shard is locked.
+    fn insert_locked(
+        &self,
+        shard: &mut Shard<K, V>,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        times: Option<&Times>,
+    ) -> Removed<K, V> {
+        let mut out = Removed::new(self.inner.collect);
         shard.insert(hash, key, value, weight, times, self.expiry(), &mut out);
         if shard.has_timers() {
             let now = times

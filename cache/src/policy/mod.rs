@@ -124,6 +124,10 @@ impl Eviction for AnyPolicy {
     }
     #[inline(always)]
     fn on_hit(&mut self, idx: u32, hash: u64) {
+        // The default policy first: one compare instead of a jump through the match's table.
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.on_hit(idx, hash);
+        }
         dispatch!(self, p => p.on_hit(idx, hash))
     }
     #[inline(always)]
@@ -132,6 +136,9 @@ impl Eviction for AnyPolicy {
     }
     #[inline(always)]
     fn on_update(&mut self, idx: u32, hash: u64, old_weight: u32, new_weight: u32) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.on_update(idx, hash, old_weight, new_weight);
+        }
         dispatch!(self, p => p.on_update(idx, hash, old_weight, new_weight))
     }
     #[inline]

@@ -33,10 +33,11 @@
 //! record = length | flags | [timestamp] | [meta length, meta] | payload
 //! ```
 //!
-//! A batch holds every record appended since the previous flush of the write buffer: under
-//! [`FsyncPolicy::Never`] and `EveryN` a batch is usually a full buffer (256 KiB by default), under
-//! `Always` one fsync group (one record with a single appender). Sealing a batch costs one CRC pass
-//! over it, at memory speed, instead of a CRC per record. Sealed segments have a sparse index
+//! A batch holds consecutive records appended between two flushes of the write buffer, and is sealed
+//! once it reaches [`batch_bytes`](LogBuilder::batch_bytes) (16 KiB by default): under
+//! [`FsyncPolicy::Never`] and `EveryN` a 256 KiB buffer flush writes about 16 full batches, under
+//! `Always` a batch is one fsync group (one record with a single appender). Sealing a batch costs one
+//! CRC pass over it, at memory speed, instead of a CRC over each short record. Sealed segments have a sparse index
 //! `<base>.index` (an `(offset, position)` entry at a batch start every `index_interval_bytes`), so a
 //! read finds its segment by binary search, its batch by the index's floor entry, and walks the
 //! batches and then the records of one batch: O(log n) plus a scan of at most one index interval and

@@ -695,7 +695,8 @@ impl Log {
     /// Reads see every appended record, synced or not.
     ///
     /// The offset is found in O(log n): the segment by binary search over base offsets, then the
-    /// sparse index's floor entry, then a short forward scan.
+    /// sparse index's floor entry (a batch start), then a short forward scan over batches and into the
+    /// batch holding `from` (every batch read is CRC-checked whole).
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -707,7 +708,8 @@ impl Log {
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `from` was deleted by retention; [`Error::Corrupt`] naming the
-    /// file and byte position if a record fails its CRC; [`Error::Io`]; [`Error::Poisoned`].
+    /// file and the byte position of the batch if a batch fails its CRC; [`Error::Io`];
+    /// [`Error::Poisoned`].
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Record>> {
         if max_records == 0 {
             return Ok(Vec::new());

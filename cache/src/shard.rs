@@ -19,15 +19,41 @@ use crate::stats::RemovalCause;
 /// back to the entry through `hashes[idx]`.
 ///
 /// Kept small on purpose: with a `u64` key and value a slot is 24 bytes. The expiry bookkeeping lives
-/// beside the table ([`Lives`], by slot number), not in the slot: an 8-byte pointer per entry in the
-/// table made slots 32 bytes, the table a third larger, and a cache that never uses expiry paid for it
-/// on every lookup (the throughput workload's cold-table lookups were ~15 % slower with 32-byte
-/// slots, even aligned, than with 24-byte ones; see the issue notes, session 3).
+/// beside the table ([`Lives`], by slot number), and so do weights ([`Weights`]; none at all without a
+/// weigher): an 8-byte pointer per entry in the table made slots 32 bytes, the table a third larger,
+/// and a cache that never uses expiry paid for it on every lookup (the throughput workload's
+/// cold-table lookups were ~15 % slower with 32-byte slots, even aligned, than with 24-byte ones; see
+/// the issue notes, session 3). `seen` is the policy's per-entry word on the hit path
+/// ([`Eviction::on_hit_seen`]): it sits in the line the lookup has just read.
 pub(crate) struct Slot<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
     idx: u32,
-    weight: u32,
+    seen: u32,
+}
+
+/// Entry weights by slot number. Empty while every weight is 1 (no weigher): then a weight is a
+/// length check. A new entry always writes its weight once the array exists, so a reused slot number
+/// never sees its previous entry's weight.
+#[derive(Default)]
+struct Weights(Vec<u32>);
+
+impl Weights {
+    #[inline]
+    fn get(&self, idx: u32) -> u32 {
+        self.0.get(idx as usize).copied().unwrap_or(1)
+    }
+
+    fn set(&mut self, idx: u32, weight: u32) {
+        let i = idx as usize;
+        if i >= self.0.len() {
+            if weight == 1 {
+                return;
+            }
+            self.0.resize(i + 1, 1);
+        }
+        self.0[i] = weight;
+    }
 }
 
 /// The expiry bookkeeping of one entry (only entries that have or had a deadline have one).
@@ -234,6 +260,8 @@ pub(crate) struct Shard<K, V> {
     hashes: Vec<u64>,
     /// Expiry bookkeeping by slot number.
     lives: Lives,
+    /// Weights by slot number.
+    weights: Weights,
     free: Vec<u32>,
     policy: AnyPolicy,
     capacity: u64,
@@ -251,6 +279,7 @@ impl<K: Eq, V> Shard<K, V> {
             table: HashTable::new(),
             hashes: Vec::new(),
             lives: Lives::default(),
+            weights: Weights::default(),
             free: Vec::new(),
             policy: AnyPolicy::new(kind, capacity),
             capacity,
@@ -303,9 +332,9 @@ impl<K: Eq, V> Shard<K, V> {
             counters,
             ..
         } = self;
-        match table.find(hash, |s| s.key.borrow() == key) {
+        match table.find_mut(hash, |s| s.key.borrow() == key) {
             Some(slot) => {
-                policy.on_hit(slot.idx, hash);
+                policy.on_hit_seen(slot.idx, hash, &mut slot.seen);
                 counters.hits += 1;
                 Some(&slot.value)
             }
@@ -418,10 +447,15 @@ impl<K: Eq, V> Shard<K, V> {
         out: &mut Removed<K, V>,
     ) -> bool {
         // One lookup for a replace: the slot found by key is updated in place.
-        let Shard { table, lives, .. } = self;
+        let Shard {
+            table,
+            lives,
+            weights,
+            ..
+        } = self;
         let present = match table.find_mut(hash, |s| s.key == key) {
             Some(slot)
-                if slot.weight == weight
+                if weights.get(slot.idx) == weight
                     && match times {
                         None => !lives.has(slot.idx),
                         // Keeping the expiry with no Expiry to ask (counters, compute).
@@ -455,7 +489,11 @@ impl<K: Eq, V> Shard<K, V> {
         let Shard { table, lives, .. } = self;
         match table.find_mut(hash, |s| s.key == key) {
             Some(slot) if !lives.has(slot.idx) => {
-                debug_assert_eq!(slot.weight, 1, "plain writes have no weigher");
+                debug_assert_eq!(
+                    self.weights.get(slot.idx),
+                    1,
+                    "plain writes have no weigher"
+                );
                 let old = std::mem::replace(&mut slot.value, value);
                 let idx = slot.idx;
                 self.policy.on_update(idx, hash, 1, 1);
@@ -502,9 +540,9 @@ impl<K: Eq, V> Shard<K, V> {
                 out.push(key, value, RemovalCause::Size);
                 return true;
             }
-            let old_weight = slot.weight;
+            let old_weight = self.weights.get(idx);
             let old = std::mem::replace(&mut slot.value, value);
-            slot.weight = weight;
+            self.weights.set(idx, weight);
             // The per-entry deadline: explicit, else the Expiry's answer (None keeps it), else none.
             let custom_at = match (times.explicit, expiry, times.now) {
                 (Some(at), _, _) => at,
@@ -559,11 +597,12 @@ impl<K: Eq, V> Shard<K, V> {
             let life = Life::for_write(times, custom_at, None);
             let timed = life.is_some();
             self.lives.set(idx, life);
+            self.weights.set(idx, weight);
             let slot = Slot {
                 key,
                 value,
                 idx,
-                weight,
+                seen: self.policy.epoch(),
             };
             let hashes = &self.hashes;
             self.table
@@ -621,7 +660,7 @@ impl<K: Eq, V> Shard<K, V> {
         let (slot, _) = entry.remove();
         self.free.push(idx);
         self.lives.set(idx, None);
-        self.weight -= u64::from(slot.weight);
+        self.weight -= u64::from(self.weights.get(idx));
         self.policy.on_remove(idx);
         Some(slot)
     }
@@ -636,7 +675,7 @@ impl<K: Eq, V> Shard<K, V> {
         let (slot, _) = entry.remove();
         self.free.push(idx);
         self.lives.set(idx, None);
-        self.weight -= u64::from(slot.weight);
+        self.weight -= u64::from(self.weights.get(idx));
         if unlink {
             self.policy.on_remove(idx);
         }
@@ -652,6 +691,7 @@ impl<K: Eq, V> Shard<K, V> {
             self.table.clear();
             self.hashes.clear();
             self.lives.clear();
+            self.weights.0.clear();
             self.free.clear();
             self.timers.clear();
             self.weight = 0;

@@ -70,6 +70,19 @@ pub(crate) trait Eviction: Send {
     fn on_insert(&mut self, idx: u32, hash: u64, weight: u32);
     /// The entry at `idx` was read.
     fn on_hit(&mut self, idx: u32, hash: u64);
+    /// [`on_hit`](Eviction::on_hit) for an entry that keeps `seen` (a `u32` of its own, stored in its
+    /// hash-table slot, so reading it costs nothing more than the lookup): a policy may record there
+    /// what lets it skip the work of a later hit (the adaptive policy: its [`epoch`](Eviction::epoch)
+    /// when the entry's referenced bit was last known set).
+    #[inline(always)]
+    fn on_hit_seen(&mut self, idx: u32, hash: u64, seen: &mut u32) {
+        let _ = seen;
+        self.on_hit(idx, hash);
+    }
+    /// The value a new entry's `seen` starts with (one that tells the policy nothing).
+    fn epoch(&self) -> u32 {
+        0
+    }
     /// A read of a key that is not cached (policies that learn from misses use it).
     fn on_miss(&mut self, hash: u64) {
         let _ = hash;
@@ -131,6 +144,17 @@ impl Eviction for AnyPolicy {
         dispatch!(self, p => p.on_hit(idx, hash))
     }
     #[inline(always)]
+    fn on_hit_seen(&mut self, idx: u32, hash: u64, seen: &mut u32) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.on_hit_seen(idx, hash, seen);
+        }
+        dispatch!(self, p => p.on_hit_seen(idx, hash, seen))
+    }
+    #[inline]
+    fn epoch(&self) -> u32 {
+        dispatch!(self, p => p.epoch())
+    }
+    #[inline(always)]
     fn on_miss(&mut self, hash: u64) {
         dispatch!(self, p => p.on_miss(hash))
     }
@@ -151,5 +175,72 @@ impl Eviction for AnyPolicy {
     }
     fn clear(&mut self) {
         dispatch!(self, p => p.clear())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// `on_hit_seen` (the shard's read path) must decide exactly as `on_hit`: two adaptive policies fed
+    /// the same requests, one through each, evict the same entries in the same order.
+    #[test]
+    fn hits_with_seen_decide_as_plain_hits() {
+        for cap in [10u64, 100, 1000] {
+            let mut plain = AnyPolicy::new(Policy::Adaptive, cap);
+            let mut fast = AnyPolicy::new(Policy::Adaptive, cap);
+            let mut resident: HashMap<u64, (u32, u32)> = HashMap::new();
+            let mut key_of: HashMap<u32, u64> = HashMap::new();
+            let (mut free, mut next) = (Vec::new(), 0u32);
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ cap;
+            let mut skipped = 0u64;
+            for step in 0..60_000u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Half the requests on a hot set smaller than the cache, half spread wide.
+                let key = if x % 2 == 0 {
+                    (x >> 8) % (cap / 2).max(1)
+                } else {
+                    (x >> 8) % (cap * 8)
+                };
+                let hash = key.wrapping_mul(0x2545_F491_4F6C_DD1D);
+                if let Some((idx, seen)) = resident.get_mut(&key) {
+                    if step % 10 == 0 {
+                        plain.on_update(*idx, hash, 1, 1);
+                        fast.on_update(*idx, hash, 1, 1);
+                    } else {
+                        let before = *seen;
+                        plain.on_hit(*idx, hash);
+                        fast.on_hit_seen(*idx, hash, seen);
+                        skipped += u64::from(before == *seen);
+                    }
+                    continue;
+                }
+                plain.on_miss(hash);
+                fast.on_miss(hash);
+                let idx = free.pop().unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                });
+                let seen = fast.epoch();
+                plain.on_insert(idx, hash, 1);
+                fast.on_insert(idx, hash, 1);
+                resident.insert(key, (idx, seen));
+                key_of.insert(idx, key);
+                while resident.len() as u64 > cap {
+                    let victim = plain.victim();
+                    assert_eq!(victim, fast.victim(), "cap {cap}, step {step}");
+                    let v = victim.expect("over capacity, so not empty");
+                    resident.remove(&key_of.remove(&v).expect("resident victim"));
+                    free.push(v);
+                }
+            }
+            assert!(
+                skipped > 1000,
+                "cap {cap}: the fast path was taken {skipped} times"
+            );
+        }
     }
 }

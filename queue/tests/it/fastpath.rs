@@ -492,3 +492,88 @@ fn a_full_verdict_sees_every_removal() {
         assert_eq!(*q.try_send(0).unwrap_err().error(), Error::Full);
     }
 }
+
+/// Blocked senders on a queue whose consumers publish removals in runs (capacity 256: runs of 16)
+/// while the consumers hold leases and ack them in bursts: every blocked send completes (no lost
+/// wake-up when the removals that made room were not published yet), nothing is lost, and the
+/// capacity holds throughout.
+#[test]
+fn blocked_senders_wake_when_removals_are_published_late() {
+    const CAPACITY: u64 = 256;
+    const PRODUCERS: u64 = 3;
+    const PER_PRODUCER: u64 = 800;
+    let q: Queue<u64> = Queue::builder()
+        .capacity(CAPACITY as usize)
+        .build()
+        .unwrap();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..PER_PRODUCER {
+                    q.send(p * PER_PRODUCER + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2u64)
+        .map(|c| {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut held = Vec::new();
+                let mut got = Vec::new();
+                loop {
+                    // Block only with nothing held (a closed queue drains its leases first).
+                    let next = if held.is_empty() {
+                        q.receive()
+                    } else {
+                        q.try_receive()
+                    };
+                    match next {
+                        Ok(d) => {
+                            got.push(*d.body());
+                            held.push(d.receipt());
+                        }
+                        Err(Error::Empty) => {}
+                        Err(Error::Closed) => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                    // Ack in bursts of a few (fewer than a publication run), then let others run.
+                    if held.len() >= 3 + c as usize * 5
+                        || (!held.is_empty() && q.stats().visible == 0)
+                    {
+                        for r in held.drain(..) {
+                            q.ack(r).unwrap();
+                        }
+                        thread::yield_now();
+                    }
+                }
+                for r in held {
+                    q.ack(r).unwrap();
+                }
+                got
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        let s = q.stats();
+        assert!(s.visible + s.in_flight <= CAPACITY, "over capacity: {s}");
+        thread::yield_now();
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    q.close();
+    let mut all = HashSet::new();
+    for c in consumers {
+        for body in c.join().unwrap() {
+            assert!(all.insert(body), "{body} twice");
+        }
+    }
+    assert_eq!(all.len() as u64, PRODUCERS * PER_PRODUCER, "none lost");
+    let s = q.stats();
+    assert_eq!(
+        (s.acks, s.visible, s.in_flight),
+        (PRODUCERS * PER_PRODUCER, 0, 0)
+    );
+}

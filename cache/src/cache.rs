@@ -336,7 +336,7 @@ where
         self.get_hashed(hash, key)
     }
 
-    #[inline]
+    #[inline(always)] // the read path: a call here costs more than the rest of a hit's bookkeeping
     fn get_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,

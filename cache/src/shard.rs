@@ -320,7 +320,7 @@ impl<K: Eq, V> Shard<K, V> {
 
     /// Looks `key` up as a read when no entry has a deadline (see [`timed_reads`](Self::timed_reads)):
     /// counts a hit or miss and tells the policy.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_plain<Q>(&mut self, hash: u64, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,

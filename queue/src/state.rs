@@ -1542,14 +1542,22 @@ impl<T> Inner<T> {
         crate::message::MessageId(self.take_unadmitted_seq())
     }
 
-    /// Whether a send would find room now; [`Error::Closed`] once the queue is closed.
+    /// Whether a send would find room now; [`Error::Closed`] once the queue is closed. Exact: a
+    /// "no" comes only after the consumers' removals were published.
     pub(crate) fn check_room(&self) -> Result<bool> {
-        self.publish_removed();
-        let p = self.producer.lock();
-        if p.closed {
-            return Err(Error::Closed);
+        for exact in [false, true] {
+            if exact {
+                self.publish_removed();
+            }
+            let p = self.producer.lock();
+            if p.closed {
+                return Err(Error::Closed);
+            }
+            if self.has_room() {
+                return Ok(true);
+            }
         }
-        Ok(self.has_room())
+        Ok(false)
     }
 
     /// Counts a send that the durable mode's own dedup table absorbed.

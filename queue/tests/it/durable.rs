@@ -633,6 +633,27 @@ fn a_full_durable_queue_blocks_the_sender_until_room() {
     );
 }
 
+/// A durable queue's room check is exact although the queue publishes removals to producers in runs
+/// (capacity 64: runs of 4): after two acks, two sends fit and the third is refused.
+#[test]
+fn a_durable_full_verdict_sees_every_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_clock, q) = process(dir.path(), T0, |b| {
+        b.capacity(64).when_full(ember_queue::FullPolicy::Reject)
+    });
+    for i in 0..64 {
+        q.send(format!("{i}")).unwrap();
+    }
+    assert_eq!(q.send("x".into()).unwrap_err(), Error::Full);
+    for _ in 0..2 {
+        let d = q.try_receive().unwrap();
+        q.ack(d.receipt()).unwrap();
+    }
+    q.send("a".into()).unwrap();
+    q.send("b".into()).unwrap();
+    assert_eq!(q.send("c".into()).unwrap_err(), Error::Full);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Random operations with restarts: nothing acked comes back, nothing unacked is lost, a dedup id is
 // absorbed exactly within its window, groups never have two messages in flight, delays hold.

@@ -579,7 +579,8 @@ fn later_batch_exists(
     let mut rest = vec![0u8; (file_len - pos) as usize];
     file.read_exact_at(&mut rest, pos).map_err(io_err(path))?;
     let n = rest.len();
-    for i in 1..n.saturating_sub(BATCH_OVERHEAD as usize) {
+    // Every position with room for a length and an offset (a version-1 frame can be 17 bytes).
+    for i in 1..n.saturating_sub(15) {
         // Cheap checks before the CRC: a plausible length and base offset (at the same places in a
         // version-1 frame).
         let b = &rest[i..];

@@ -156,3 +156,27 @@ fn an_empty_version_1_tail_is_replaced() {
     assert_eq!(log.get(3).unwrap().unwrap().payload, b"x");
     assert_eq!(log.get(2).unwrap().unwrap().payload, payload(2));
 }
+
+#[test]
+fn a_damaged_version_1_record_before_a_tiny_last_one_is_corruption_not_a_torn_tail() {
+    // The smallest version-1 frame (no payload) is 17 bytes, less than a batch header: the search for
+    // a valid frame after the damage must still find it, or recovery would cut a good record.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = v1_header(0);
+    for o in 0..3 {
+        bytes.extend_from_slice(&v1_frame(o, None, b"", &payload(o)));
+    }
+    let damaged = bytes.len();
+    bytes.extend_from_slice(&v1_frame(3, None, b"", &payload(3)));
+    let tiny = v1_frame(4, None, b"", b"");
+    assert_eq!(tiny.len(), 17);
+    bytes.extend_from_slice(&tiny);
+    bytes[damaged + 18] ^= 0x08;
+    let path = segment_path(dir.path(), 0);
+    fs::write(&path, &bytes).unwrap();
+    match Log::open(dir.path()) {
+        Err(Error::Corrupt { position, .. }) => assert_eq!(position, damaged as u64),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+}

@@ -465,7 +465,8 @@ impl<K: Eq, V> Shard<K, V> {
                 // The common replace: same weight, no expiry work; nothing can overflow.
                 let old = std::mem::replace(&mut slot.value, value);
                 let idx = slot.idx;
-                self.policy.on_update(idx, hash, weight, weight);
+                self.policy
+                    .on_update_seen(idx, hash, weight, weight, &mut slot.seen);
                 self.counters.removed[RemovalCause::Replaced.index()] += 1;
                 out.push(key, old, RemovalCause::Replaced);
                 return true;
@@ -496,7 +497,7 @@ impl<K: Eq, V> Shard<K, V> {
                 );
                 let old = std::mem::replace(&mut slot.value, value);
                 let idx = slot.idx;
-                self.policy.on_update(idx, hash, 1, 1);
+                self.policy.on_update_seen(idx, hash, 1, 1, &mut slot.seen);
                 self.counters.removed[RemovalCause::Replaced.index()] += 1;
                 Ok((key, old))
             }

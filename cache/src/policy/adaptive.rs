@@ -368,6 +368,14 @@ impl Eviction for Adaptive {
         }
     }
 
+    #[inline]
+    fn on_update_seen(&mut self, idx: u32, hash: u64, old: u32, new: u32, seen: &mut u32) {
+        if old != new {
+            self.reweigh(idx, new);
+        }
+        self.on_hit_seen(idx, hash, seen);
+    }
+
     fn epoch(&self) -> u32 {
         // New entries start "unseen": their bit is clear until a hit sets it.
         self.epoch.wrapping_sub(1)

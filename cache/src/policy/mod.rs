@@ -79,6 +79,20 @@ pub(crate) trait Eviction: Send {
         let _ = seen;
         self.on_hit(idx, hash);
     }
+    /// [`on_update`](Eviction::on_update) for an entry that keeps `seen` (see
+    /// [`on_hit_seen`](Eviction::on_hit_seen)).
+    #[inline(always)]
+    fn on_update_seen(
+        &mut self,
+        idx: u32,
+        hash: u64,
+        old_weight: u32,
+        new_weight: u32,
+        seen: &mut u32,
+    ) {
+        let _ = seen;
+        self.on_update(idx, hash, old_weight, new_weight);
+    }
     /// The value a new entry's `seen` starts with (one that tells the policy nothing).
     fn epoch(&self) -> u32 {
         0
@@ -150,6 +164,20 @@ impl Eviction for AnyPolicy {
         }
         dispatch!(self, p => p.on_hit_seen(idx, hash, seen))
     }
+    #[inline(always)]
+    fn on_update_seen(
+        &mut self,
+        idx: u32,
+        hash: u64,
+        old_weight: u32,
+        new_weight: u32,
+        seen: &mut u32,
+    ) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.on_update_seen(idx, hash, old_weight, new_weight, seen);
+        }
+        dispatch!(self, p => p.on_update_seen(idx, hash, old_weight, new_weight, seen))
+    }
     #[inline]
     fn epoch(&self) -> u32 {
         dispatch!(self, p => p.epoch())
@@ -209,7 +237,7 @@ mod tests {
                 if let Some((idx, seen)) = resident.get_mut(&key) {
                     if step % 10 == 0 {
                         plain.on_update(*idx, hash, 1, 1);
-                        fast.on_update(*idx, hash, 1, 1);
+                        fast.on_update_seen(*idx, hash, 1, 1, seen);
                     } else {
                         let before = *seen;
                         plain.on_hit(*idx, hash);

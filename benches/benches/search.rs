@@ -383,10 +383,15 @@ fn workloads(raw: &Raw, queries: &[String]) -> Vec<Workload> {
 /// all three; besides wall time, the process CPU time each one used (from /proc, all threads), which the
 /// other engineers' load on the machine disturbs much less.
 fn interleaved_indexing(corpus: &Corpus) {
-    const INDEX_ROUNDS: usize = 6;
+    // EMBER_BENCH_INDEX_ROUNDS=N runs more rounds (min and median steadier on a loaded machine)
+    let index_rounds: usize = std::env::var("EMBER_BENCH_INDEX_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(6);
     let mut wall = [Vec::new(), Vec::new(), Vec::new()];
     let mut cpu = [Duration::ZERO; 3];
-    for round in 0..INDEX_ROUNDS {
+    for round in 0..index_rounds {
         for k in 0..3 {
             let who = (round + k) % 3;
             let (s, c) = (Instant::now(), cpu_time());
@@ -412,7 +417,7 @@ fn interleaved_indexing(corpus: &Corpus) {
     }
     let rate = |d: Duration| corpus.len() as f64 / d.as_secs_f64();
     println!(
-        "\nindexing, {INDEX_ROUNDS} interleaved rounds (docs/s by wall time: best and median round; CPU time per round):"
+        "\nindexing, {index_rounds} interleaved rounds (docs/s by wall time: best and median round; CPU time per round):"
     );
     println!(
         "| contestant | best | median | best vs tantivy | median vs tantivy | CPU ms/round | CPU vs tantivy |"
@@ -426,10 +431,10 @@ fn interleaved_indexing(corpus: &Corpus) {
         println!(
             "| {name} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.0} | {:.2}× |",
             rate(t[0]),
-            rate(t[INDEX_ROUNDS / 2]),
+            rate(t[index_rounds / 2]),
             t[0].as_secs_f64() / wall[1][0].as_secs_f64(),
-            t[INDEX_ROUNDS / 2].as_secs_f64() / wall[1][INDEX_ROUNDS / 2].as_secs_f64(),
-            cpu[i].as_secs_f64() * 1e3 / INDEX_ROUNDS as f64,
+            t[index_rounds / 2].as_secs_f64() / wall[1][index_rounds / 2].as_secs_f64(),
+            cpu[i].as_secs_f64() * 1e3 / index_rounds as f64,
             cpu[i].as_secs_f64() / cpu[1].as_secs_f64()
         );
     }
@@ -468,6 +473,32 @@ fn config() -> Criterion {
 fn bench(c: &mut Criterion) {
     let (corpus, queries) = load();
 
+    // EMBER_BENCH_INDEX_ONLY=ember|tantivy|tantivy+words-field indexes the corpus with that contestant
+    // only (EMBER_BENCH_INDEX_ROUNDS times, default 1) and stops: for profilers and instruction counts
+    // (`perf stat -e instructions:u`), which other processes' load does not disturb
+    if let Ok(who) = std::env::var("EMBER_BENCH_INDEX_ONLY") {
+        let rounds: usize = std::env::var("EMBER_BENCH_INDEX_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        for _ in 0..rounds {
+            match who.as_str() {
+                "ember" => {
+                    let index = ember_index();
+                    ember_fill(&index, &corpus);
+                    drop(black_box(index));
+                }
+                "tantivy" => {
+                    let mut raw = raw_index();
+                    raw_fill(&mut raw, &corpus);
+                    drop(black_box(raw.index));
+                }
+                _ => drop(black_box(raw_with_words(&corpus))),
+            }
+        }
+        return;
+    }
+
     // indexing throughput
     let mut g = c.benchmark_group("search/index");
     g.throughput(Throughput::Elements(corpus.len() as u64));
@@ -495,6 +526,10 @@ fn bench(c: &mut Criterion) {
     // the same, interleaved (EMBER_BENCH_SKIP_INTERLEAVED_INDEXING skips it, to profile one contestant)
     if std::env::var_os("EMBER_BENCH_SKIP_INTERLEAVED_INDEXING").is_none() {
         interleaved_indexing(&corpus);
+    }
+    // EMBER_BENCH_ONLY_INDEXING stops here (the indexing figures alone, in a minute or two)
+    if std::env::var_os("EMBER_BENCH_ONLY_INDEXING").is_some() {
+        return;
     }
 
     // query latency

@@ -21,6 +21,7 @@
 //! assert_eq!(Analyzer::raw().terms("SKU-42 x"), ["SKU-42 x"]);
 //! ```
 
+use std::cell::RefCell;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::tokenizer::{
@@ -230,22 +231,62 @@ impl Analyzer {
     /// norms), so it is indexed through [`DistinctWords`]: a word repeated in a value is indexed once,
     /// which gives the same index for less work.
     ///
+    /// A stemming field and its companion index the same values with the same steps up to stemming,
+    /// so they share one pass over each value (see [`SharedPass`]): whichever of the two meets a value
+    /// first tokenizes it and leaves the words for the other. Only the analyzers registered here (used
+    /// while indexing) share passes; query-time analyzers come from [`Analyzer::build`].
+    ///
     /// A words companion shares its name with a user field's analyzer of the same settings without
     /// stemming, which must keep its term frequencies: so every companion is registered first and
     /// every field's own analyzer after it, and on such a clash the plain analyzer wins (the
-    /// companion field, indexed without frequencies, gets the same index from either).
+    /// companion field, indexed without frequencies, gets the same index from either; the stemming
+    /// field then analyzes on its own, since its companion no longer shares).
     pub(crate) fn register_all<'a>(
         analyzers: impl Iterator<Item = &'a Analyzer> + Clone,
         manager: &tantivy::tokenizer::TokenizerManager,
     ) {
+        let names: std::collections::HashSet<String> =
+            analyzers.clone().map(Analyzer::name).collect();
         for a in analyzers.clone().filter(|a| a.is_tokenized()) {
             let words = a.words_analyzer();
             if words.name() != a.name() {
-                manager.register(&words.name(), words.build_distinct());
+                manager.register(&words.name(), a.build_companion());
             }
         }
         for a in analyzers {
-            manager.register(&a.name(), a.build());
+            let shared = !names.contains(&a.words_name());
+            manager.register(&a.name(), a.build_indexing(shared));
+        }
+    }
+
+    /// The pass key of a stemming analyzer: the steps its companion shares with it.
+    fn pass_key(&self) -> Option<(Language, bool)> {
+        match *self {
+            Analyzer::Language {
+                language,
+                stopwords,
+                stemming: true,
+            } => Some((language, stopwords)),
+            _ => None,
+        }
+    }
+
+    /// The analyzer a field is indexed with: for a stemming analyzer whose companion shares its
+    /// passes, a [`SharedPass`] giving stems; else [`Analyzer::build`].
+    fn build_indexing(&self, shared: bool) -> TextAnalyzer {
+        match self.pass_key() {
+            Some(key) if shared => SharedPass::new(key, PassOutput::Stems).into(),
+            _ => self.build(),
+        }
+    }
+
+    /// The analyzer of this analyzer's words companion field, for indexing: for a stemming analyzer,
+    /// a [`SharedPass`] giving each value's distinct unstemmed words; else the words analyzer
+    /// followed by [`DistinctWords`].
+    fn build_companion(&self) -> TextAnalyzer {
+        match self.pass_key() {
+            Some(key) => SharedPass::new(key, PassOutput::DistinctWords).into(),
+            None => self.words_analyzer().build_distinct(),
         }
     }
 }
@@ -304,39 +345,95 @@ fn inline_str(k: &Inline) -> &str {
     std::str::from_utf8(&k[..usize::from(k[23]).min(23)]).unwrap_or_default()
 }
 
-/// Slots of the stem cache: direct mapped by hash, small enough to stay in the CPU's cache (frequent
-/// words keep their slot; a rare word that collides simply takes it).
-const STEM_SLOTS: usize = 4096;
+/// Sets of the stem cache of a query-time analyzer (two words per set).
+const STEM_SETS: usize = 2048;
 
-/// The stem cache: `(word, stem)` per slot.
-#[derive(Default)]
+/// Sets of the stem cache an indexing thread shares between its fields (see [`SharedPass`]): larger,
+/// since it serves every value the thread indexes (16 384 words, about 800 KB, miss rate about 6 % on
+/// SciFact against 20 % for 4 096 direct-mapped slots).
+const INDEXING_STEM_SETS: usize = 8192;
+
+/// The stem cache: two-way set associative by hash, `(word, stem)` per slot, small enough to stay in
+/// the CPU's caches (frequent words keep their place; the less recently used word of a set gives way).
 struct StemCache {
+    sets: usize,
     slots: Vec<(Inline, Inline)>,
 }
 
+impl Default for StemCache {
+    fn default() -> Self {
+        StemCache::with_sets(STEM_SETS)
+    }
+}
+
 impl StemCache {
-    fn slot(k: &Inline) -> usize {
+    /// A cache of `sets` sets (a power of two), allocated on first insert.
+    fn with_sets(sets: usize) -> Self {
+        StemCache {
+            sets,
+            slots: Vec::new(),
+        }
+    }
+
+    /// The first slot of `k`'s set.
+    fn set(&self, k: &Inline) -> usize {
         let mut h = WordHasher::default();
         for c in k.chunks_exact(8) {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             h.add(u64::from_le_bytes(b));
         }
-        (h.finish() >> 32) as usize & (STEM_SLOTS - 1)
+        ((h.finish() >> 32) as usize & (self.sets - 1)) * 2
     }
 
-    fn get(&self, k: &Inline) -> Option<&Inline> {
-        let (key, stem) = self.slots.get(Self::slot(k))?;
-        (key == k).then_some(stem)
+    fn get(&mut self, k: &Inline) -> Option<&Inline> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let i = self.set(k);
+        if self.slots[i].0 == *k {
+            return Some(&self.slots[i].1);
+        }
+        if self.slots[i + 1].0 == *k {
+            // most recently used first
+            self.slots.swap(i, i + 1);
+            return Some(&self.slots[i].1);
+        }
+        None
     }
 
     fn insert(&mut self, k: Inline, stem: Inline) {
         if self.slots.is_empty() {
-            self.slots = vec![([0u8; 24], [0u8; 24]); STEM_SLOTS];
+            self.slots = vec![([0u8; 24], [0u8; 24]); self.sets * 2];
         }
-        let i = Self::slot(&k);
+        let i = self.set(&k);
+        self.slots[i + 1] = self.slots[i];
         self.slots[i] = (k, stem);
     }
+}
+
+thread_local! {
+    /// The stem caches of this thread's indexing analyzers, one per language: shared by every
+    /// stemming field the thread indexes, so that a word stemmed for one field is found by the others.
+    static STEMS: RefCell<Vec<(Language, StemCache)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stems `tokens` in place through this thread's cache for `language`.
+fn stem_all(language: Language, tokens: &mut [Token], stemmer: &mut TextAnalyzer) {
+    STEMS.with(|c| {
+        let mut c = c.borrow_mut();
+        let i = match c.iter().position(|(l, _)| *l == language) {
+            Some(i) => i,
+            None => {
+                c.push((language, StemCache::with_sets(INDEXING_STEM_SETS)));
+                c.len() - 1
+            }
+        };
+        let cache = &mut c[i].1;
+        for t in tokens {
+            stem_in_place(t, stemmer, cache);
+        }
+    });
 }
 
 /// The Snowball stemmer with a cache of the words it has stemmed: the same stems as tantivy's
@@ -406,25 +503,7 @@ impl<S: TokenStream> TokenStream for CachedStemmerStream<'_, S> {
         if !self.tail.advance() {
             return false;
         }
-        let token = self.tail.token_mut();
-        let key = inline(&token.text);
-        if let Some(stem) = key.as_ref().and_then(|k| self.cache.get(k)) {
-            token.text.clear();
-            token.text.push_str(inline_str(stem));
-            return true;
-        }
-        let stem = {
-            let mut one = self.stemmer.token_stream(&token.text);
-            if one.advance() {
-                one.token().text.clone()
-            } else {
-                token.text.clone()
-            }
-        };
-        if let (Some(k), Some(v)) = (key, inline(&stem)) {
-            self.cache.insert(k, v);
-        }
-        token.text = stem;
+        stem_in_place(self.tail.token_mut(), self.stemmer, self.cache);
         true
     }
 
@@ -434,6 +513,258 @@ impl<S: TokenStream> TokenStream for CachedStemmerStream<'_, S> {
 
     fn token_mut(&mut self) -> &mut Token {
         self.tail.token_mut()
+    }
+}
+
+/// Replaces the token's text by its stem, from `cache` when it holds the word.
+fn stem_in_place(token: &mut Token, stemmer: &mut TextAnalyzer, cache: &mut StemCache) {
+    let key = inline(&token.text);
+    if let Some(stem) = key.as_ref().and_then(|k| cache.get(k)) {
+        let stem = inline_str(stem);
+        if stem != token.text {
+            token.text.clear();
+            token.text.push_str(stem);
+        }
+        return;
+    }
+    let stem = {
+        let mut one = stemmer.token_stream(&token.text);
+        if one.advance() {
+            one.token().text.clone()
+        } else {
+            token.text.clone()
+        }
+    };
+    if let (Some(k), Some(v)) = (key, inline(&stem)) {
+        cache.insert(k, v);
+    }
+    token.text = stem;
+}
+
+/// What [`DistinctWords`] compares words by: a 64-bit hash of the text and its length (so that words
+/// differing only in trailing zero bytes differ).
+fn word_hash(word: &str) -> u64 {
+    let mut h = WordHasher::default();
+    h.write(word.as_bytes());
+    h.add(word.len() as u64);
+    h.finish()
+}
+
+/// What a [`SharedPass`] gives: the stems of a stemming field, or the distinct unstemmed words of its
+/// companion field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PassOutput {
+    Stems,
+    DistinctWords,
+}
+
+/// One value's tokens before stemming (tokenized, lowercased, folded, stopwords removed), kept by the
+/// analyzer that met the value first for the other analyzer of its pair.
+struct Pass {
+    key: (Language, bool),
+    text: String,
+    tokens: Vec<Token>,
+    len: usize,
+    /// Not yet taken by the other analyzer.
+    live: bool,
+    /// When it was recorded (the oldest live pass is replaced first).
+    stamp: u64,
+}
+
+/// Passes kept per thread: tantivy indexes a document's fields in field order on one thread, so the
+/// other analyzer of a pair meets the value a few values later at most.
+const PASSES_KEPT: usize = 4;
+
+thread_local! {
+    /// The passes recorded on this thread, and a counter for their stamps.
+    static PASSES: RefCell<(Vec<Pass>, u64)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// The indexing analyzer of a stemming field and of its words companion, sharing one pass over each
+/// value: tantivy gives both fields the same value (the companion field is fed every value of its
+/// text fields), so the analyzer that meets a value first runs the steps up to stemming and records
+/// the tokens on the thread; the other finds them (same steps, same text: compared in full, so a
+/// found pass is exactly what it would have computed) and only stems them or drops repeated words.
+/// A pass nobody takes is simply replaced later; output never depends on whether one was found.
+struct SharedPass {
+    key: (Language, bool),
+    output: PassOutput,
+    /// Tokenize, drop long tokens, lowercase, fold, optionally drop stopwords.
+    base: TextAnalyzer,
+    stemmer: TextAnalyzer,
+    seen: Seen,
+    tokens: Vec<Token>,
+    len: usize,
+}
+
+impl SharedPass {
+    fn new(key: (Language, bool), output: PassOutput) -> Self {
+        let (language, stopwords) = key;
+        SharedPass {
+            key,
+            output,
+            base: Analyzer::Language {
+                language,
+                stopwords,
+                stemming: false,
+            }
+            .build(),
+            stemmer: stemmer(language),
+            seen: Seen::default(),
+            tokens: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Takes the recorded pass over `text`, if this thread has one: its tokens become ours.
+    fn take_pass(&mut self, text: &str) -> bool {
+        PASSES.with(|p| {
+            let mut p = p.borrow_mut();
+            let found =
+                p.0.iter_mut()
+                    .find(|r| r.live && r.key == self.key && r.text == text);
+            match found {
+                Some(r) => {
+                    std::mem::swap(&mut r.tokens, &mut self.tokens);
+                    self.len = r.len;
+                    r.live = false;
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// Runs the steps before stemming over `text` into our tokens and records them for the other
+    /// analyzer of the pair.
+    fn run_pass(&mut self, text: &str) {
+        let mut len = 0;
+        let mut stream = self.base.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            match self.tokens.get_mut(len) {
+                Some(slot) => copy_token(slot, t),
+                None => self.tokens.push(t.clone()),
+            }
+            len += 1;
+        }
+        drop(stream);
+        self.len = len;
+        let mine = &self.tokens[..len];
+        PASSES.with(|p| {
+            let mut p = p.borrow_mut();
+            let (passes, clock) = &mut *p;
+            *clock += 1;
+            let slot = if passes.len() < PASSES_KEPT {
+                passes.push(Pass {
+                    key: self.key,
+                    text: String::new(),
+                    tokens: Vec::new(),
+                    len: 0,
+                    live: false,
+                    stamp: 0,
+                });
+                passes.len() - 1
+            } else {
+                // a taken pass, else the oldest
+                (0..passes.len())
+                    .min_by_key(|&i| (passes[i].live, passes[i].stamp))
+                    .unwrap_or(0)
+            };
+            let r = &mut passes[slot];
+            r.key = self.key;
+            r.text.clear();
+            r.text.push_str(text);
+            for (i, t) in mine.iter().enumerate() {
+                match r.tokens.get_mut(i) {
+                    Some(slot) => copy_token(slot, t),
+                    None => r.tokens.push(t.clone()),
+                }
+            }
+            r.len = mine.len();
+            r.live = true;
+            r.stamp = *clock;
+        });
+    }
+}
+
+/// Copies `from` into `to`, reusing `to`'s text buffer.
+fn copy_token(to: &mut Token, from: &Token) {
+    to.offset_from = from.offset_from;
+    to.offset_to = from.offset_to;
+    to.position = from.position;
+    to.position_length = from.position_length;
+    to.text.clear();
+    to.text.push_str(&from.text);
+}
+
+impl Clone for SharedPass {
+    fn clone(&self) -> Self {
+        SharedPass::new(self.key, self.output)
+    }
+}
+
+impl Tokenizer for SharedPass {
+    type TokenStream<'a> = SharedPassStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> SharedPassStream<'a> {
+        if !self.take_pass(text) {
+            self.run_pass(text);
+        }
+        let tokens = &mut self.tokens[..self.len];
+        match self.output {
+            PassOutput::Stems => stem_all(self.key.0, tokens, &mut self.stemmer),
+            PassOutput::DistinctWords => self.seen.clear(),
+        }
+        SharedPassStream {
+            tokens,
+            next: 0,
+            output: self.output,
+            seen: &mut self.seen,
+            none: Token::default(),
+        }
+    }
+}
+
+struct SharedPassStream<'a> {
+    /// The value's tokens: stems for [`PassOutput::Stems`], else the words before stemming.
+    tokens: &'a mut [Token],
+    /// The index of the next token; the current one is just before it.
+    next: usize,
+    output: PassOutput,
+    seen: &'a mut Seen,
+    /// Returned before the first token.
+    none: Token,
+}
+
+impl TokenStream for SharedPassStream<'_> {
+    fn advance(&mut self) -> bool {
+        while let Some(token) = self.tokens.get_mut(self.next) {
+            self.next += 1;
+            match self.output {
+                PassOutput::Stems => return true,
+                PassOutput::DistinctWords => {
+                    if self.seen.insert(word_hash(&token.text)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        match self.next.checked_sub(1) {
+            Some(i) => self.tokens.get(i).unwrap_or(&self.none),
+            None => &self.none,
+        }
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        match self.next.checked_sub(1) {
+            Some(i) if i < self.tokens.len() => &mut self.tokens[i],
+            _ => &mut self.none,
+        }
     }
 }
 
@@ -509,11 +840,7 @@ struct DistinctWordsStream<'a, S> {
 impl<S: TokenStream> TokenStream for DistinctWordsStream<'_, S> {
     fn advance(&mut self) -> bool {
         while self.tail.advance() {
-            let mut h = WordHasher::default();
-            h.write(self.tail.token().text.as_bytes());
-            // the length too, so that words differing only in trailing zero bytes differ
-            h.add(self.tail.token().text.len() as u64);
-            if self.seen.insert(h.finish()) {
+            if self.seen.insert(word_hash(&self.tail.token().text)) {
                 return true;
             }
         }
@@ -627,6 +954,74 @@ mod tests {
         // each value starts afresh
         assert_eq!(terms(&mut a, "cells cells"), ["cells"]);
         assert_eq!(terms(&mut a.clone(), "cell"), ["cell"]);
+    }
+
+    /// The indexing analyzers of a stemming field and its companion give what the plain analyzers
+    /// give, whichever meets a value first, with values repeated, skipped by one side, or analyzed
+    /// by another pair (other settings) in between.
+    #[test]
+    fn shared_passes_give_what_plain_analyzers_give() {
+        use rand::{Rng, SeedableRng};
+        let words: Vec<&str> = "Running runs the of Cells cell café proteins studies a and \
+             Inflammatory x 42 généreux - ,"
+            .split(' ')
+            .collect();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(9);
+        let settings = [
+            Analyzer::english(),
+            Analyzer::english().with_stopwords(false),
+            Analyzer::language(Language::French),
+        ];
+        let mut pairs: Vec<_> = settings
+            .iter()
+            .map(|a| (a.build_indexing(true), a.build_companion()))
+            .collect();
+        let mut plain: Vec<_> = settings
+            .iter()
+            .map(|a| (a.build(), a.words_analyzer().build_distinct()))
+            .collect();
+        let mut texts: Vec<String> = Vec::new();
+        for round in 0..400 {
+            let text = if round % 7 == 3 && !texts.is_empty() {
+                texts[rng.random_range(0..texts.len())].clone()
+            } else {
+                let n = rng.random_range(0..12);
+                (0..n)
+                    .map(|_| words[rng.random_range(0..words.len())])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            texts.push(text.clone());
+            let k = rng.random_range(0..settings.len());
+            let (stems, companion) = &mut pairs[k];
+            let (want_stems, want_words) = &mut plain[k];
+            // which side first, and sometimes only one side
+            let order = rng.random_range(0..4);
+            if order != 3 {
+                let (first, second): (&mut TextAnalyzer, &mut TextAnalyzer) = if order == 0 {
+                    (stems, companion)
+                } else {
+                    (companion, stems)
+                };
+                let a = tokens(first, &text);
+                let b = tokens(second, &text);
+                let (s, w) = if order == 0 { (a, b) } else { (b, a) };
+                assert_eq!(s, tokens(want_stems, &text), "{text}");
+                assert_eq!(w, tokens(want_words, &text), "{text}");
+            } else {
+                assert_eq!(tokens(stems, &text), tokens(want_stems, &text), "{text}");
+            }
+        }
+        // the analyzers of a clone start empty and still agree
+        let (mut s, mut w) = (pairs[0].0.clone(), pairs[0].1.clone());
+        assert_eq!(
+            tokens(&mut w, "Cells cells"),
+            tokens(&mut plain[0].1, "Cells cells")
+        );
+        assert_eq!(
+            tokens(&mut s, "Cells cells"),
+            tokens(&mut plain[0].0, "Cells cells")
+        );
     }
 
     #[test]

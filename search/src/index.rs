@@ -344,6 +344,7 @@ impl SearchIndexBuilder {
             reader,
             writer: Mutex::new(WriterState {
                 writer,
+                ids_current: true,
                 next_seq: 1,
                 pending_ops: 0,
                 oldest_pending: None,
@@ -425,6 +426,9 @@ struct Counters {
 
 struct WriterState {
     writer: IndexWriter,
+    /// Whether the reader holds every committed document (false from the start of a commit until its
+    /// reload succeeded): writes then skip deleting ids it has never seen.
+    ids_current: bool,
     next_seq: u64,
     pending_ops: u64,
     oldest_pending: Option<Instant>,
@@ -700,12 +704,23 @@ impl SearchIndex {
         let mut n = 0u64;
         {
             let mut pending = inner.pending.lock();
+            // the committed documents (the reader is reloaded after every commit, under this lock)
+            let committed = st.ids_current.then(|| inner.reader.searcher());
             for (id, op) in converted {
                 n += 1;
                 seq = st.next_seq;
                 st.next_seq += 1;
-                st.writer
-                    .delete_term(Term::from_field_text(inner.fields.id, &id));
+                // a write replaces any earlier document of its id; an id with no committed document and
+                // no write since the last commit has none to replace, and tantivy's delete operations
+                // are costly (each is run against every segment it may touch), so none is queued
+                let term = Term::from_field_text(inner.fields.id, &id);
+                let may_exist = pending.contains_key(&id)
+                    || committed
+                        .as_ref()
+                        .is_none_or(|s| !matches!(s.doc_freq(&term), Ok(0)));
+                if may_exist {
+                    st.writer.delete_term(term);
+                }
                 match op {
                     Some((doc, tdoc)) => {
                         st.writer.add_document(tdoc)?;
@@ -882,8 +897,10 @@ impl Inner {
     fn commit_locked(&self, st: &mut WriterState) -> Result<()> {
         let committed_seq = st.next_seq - 1;
         let oldest = st.oldest_pending;
+        st.ids_current = false;
         st.writer.commit()?;
         self.reader.reload()?;
+        st.ids_current = true;
         st.pending_ops = 0;
         st.oldest_pending = None;
         self.pending.lock().retain(|_, (s, _)| *s > committed_seq);

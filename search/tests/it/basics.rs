@@ -612,6 +612,17 @@ fn reopen_from_disk() {
         index.get("b").unwrap().unwrap().get_str("title"),
         Some("Forgotten until drop")
     );
+    // a document committed before the reopen is replaced, not duplicated
+    index
+        .upsert(
+            Document::new()
+                .with("id", "b")
+                .with("title", "Remembered lantern"),
+        )
+        .unwrap();
+    index.refresh().unwrap();
+    assert_eq!(index.stats().docs, 2);
+    assert_eq!(index.search("forgotten").unwrap().total, 0);
     drop(index);
     // another schema is refused
     let other = Schema::builder().id("id").text("x").build().unwrap();

@@ -64,3 +64,87 @@ proptest! {
         prop_assert_eq!(res.total as usize, expected.iter().filter(|&&e| e > 0.0).count());
     }
 }
+
+/// A write step of [`writes_match_a_map`]: upsert (id, word), delete id, or commit.
+#[derive(Debug, Clone)]
+enum Step {
+    Upsert(usize, usize),
+    Delete(usize),
+    Commit,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..6usize, 0..VOCAB.len()).prop_map(|(i, w)| Step::Upsert(i, w)),
+        2 => (0..6usize).prop_map(Step::Delete),
+        1 => Just(Step::Commit),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Upserts replace, deletes remove, whatever mix of committed and pending writes an id has (the
+    /// index skips the delete of ids it has never seen: this checks it never skips one it has).
+    #[test]
+    fn writes_match_a_map(
+        steps in proptest::collection::vec(step(), 1..40),
+        batched in any::<bool>(),
+    ) {
+        let schema = Schema::builder().id("id").text("t").build().unwrap();
+        let index = SearchIndex::builder(schema)
+            .commit_policy(CommitPolicy::manual())
+            .build()
+            .unwrap();
+        let mut model: HashMap<String, &str> = HashMap::new();
+        let mut batch = ember_search::WriteBatch::new();
+        let check = |index: &SearchIndex, model: &HashMap<String, &str>| -> Result<(), TestCaseError> {
+            index.refresh().unwrap();
+            let res = index
+                .search(ember_search::SearchRequest::new(Query::all()).limit(100))
+                .unwrap();
+            let mut got: Vec<(String, String)> = res
+                .hits
+                .iter()
+                .map(|h| {
+                    let doc = index.get(&h.id).unwrap().unwrap();
+                    (h.id.clone(), doc.get_str("t").unwrap().to_string())
+                })
+                .collect();
+            got.sort();
+            let mut want: Vec<(String, String)> =
+                model.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+            want.sort();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(index.stats().docs as usize, model.len());
+            Ok(())
+        };
+        for s in steps {
+            match s {
+                Step::Upsert(i, w) => {
+                    let doc = Document::new().with("id", i.to_string()).with("t", VOCAB[w]);
+                    if batched {
+                        index.batch_upsert(&mut batch, doc).unwrap();
+                    } else {
+                        index.upsert(doc).unwrap();
+                    }
+                    model.insert(i.to_string(), VOCAB[w]);
+                }
+                Step::Delete(i) => {
+                    if batched {
+                        index.batch_delete(&mut batch, &i.to_string());
+                    } else {
+                        index.delete(&i.to_string()).unwrap();
+                    }
+                    model.remove(&i.to_string());
+                }
+                Step::Commit => {
+                    index.apply(std::mem::take(&mut batch)).unwrap();
+                    check(&index, &model)?;
+                }
+            }
+        }
+        index.apply(batch).unwrap();
+        check(&index, &model)?;
+    }
+}

@@ -90,7 +90,6 @@ mod config;
 mod error;
 mod format;
 pub mod inspect;
-mod lock;
 mod log;
 
 pub use config::{FsyncPolicy, LogBuilder, Retention};

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use ember_core::clock::SharedClock;
 use ember_core::stats::{Ratio, Snapshot, ratio, write_fields};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -21,7 +21,6 @@ use crate::format::{
     self, IndexFile, Parse, SEGMENT_HEADER_LEN, SegmentHeader, index_file_name, parse_at,
     segment_file_name,
 };
-use crate::lock::{TailGuard, TailLock};
 
 /// One record read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,8 +181,7 @@ impl fmt::Debug for Log {
 struct Inner {
     cfg: Config,
     clock: SharedClock,
-    /// The tail: append state, write buffer, segments (see [`TailLock`] for why not a `Mutex`).
-    state: TailLock<State>,
+    state: Mutex<State>,
     sync: Mutex<SyncState>,
     synced: Condvar,
     fsyncs: AtomicU64,
@@ -318,7 +316,7 @@ impl Log {
             inner: Arc::new(Inner {
                 cfg,
                 clock,
-                state: TailLock::new(state),
+                state: Mutex::new(state),
                 sync: Mutex::new(SyncState {
                     durable,
                     last_batch: 0,
@@ -955,7 +953,7 @@ impl Deferred {
 /// An exclusive appender on a [`Log`]: see [`Log::writer`].
 pub struct LogWriter<'a> {
     inner: &'a Inner,
-    st: TailGuard<'a, State>,
+    st: MutexGuard<'a, State>,
 }
 
 impl fmt::Debug for LogWriter<'_> {

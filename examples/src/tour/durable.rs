@@ -2,7 +2,7 @@
 //! partition an ember-log segmented log, committed group offsets in atomically replaced files) is
 //! written, "restarted" (dropped and built again on its directory, as a new process would), and read
 //! back; its consumer group resumes from its committed offsets. Then ember-log on its own: a torn final
-//! record cut off by recovery and a CRC check of every record; and ember-queue's durable mode.
+//! record batch cut off whole by recovery and a CRC check of every batch; and ember-queue's durable mode.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -90,7 +90,8 @@ pub fn run() {
     );
     drop((member, group, shipping, topic));
 
-    // 3. ember-log recovery: a crash in the middle of a write leaves a torn record, which is cut off.
+    // 3. ember-log recovery: a crash in the middle of a write leaves a torn batch, which is cut off whole
+    //    (its records were appended after the last fsync, so none of them had been reported durable).
     let part0 = dir.path().join("orders-0");
     let log = Log::open(&part0).expect("open partition log");
     let before = log.next_offset();

@@ -1886,20 +1886,26 @@ impl Compiler<'_> {
         let inner = self.inner;
         let cfg = &inner.typos;
         let max_typos = if typos { cfg.max_typos(surface) } else { 0 };
-        let mut completion_df: HashMap<String, u64> = HashMap::new();
-        // candidate surface words → (penalty, typos, doc freq for ranking the candidates)
-        let mut cands: HashMap<String, (f32, bool)> = HashMap::new();
-        cands.insert(surface.to_string(), (1.0, false));
-        let mut words_fields: Vec<Field> = Vec::new();
-        let mut typo_fields: Vec<Field> = Vec::new();
+        // candidate surface words → (penalty, typos, completion, doc freq, whether the doc freq is the
+        // word's own)
+        let mut cands: HashMap<String, (f32, bool, bool, u64, bool)> = HashMap::new();
+        cands.insert(surface.to_string(), (1.0, false, false, 0, true));
+        // the dictionaries of surface words, and whether their doc freqs are the words' own: the words
+        // companion fields (the words that stemming changes; every word in indexes written before
+        // 0.3) and the fields themselves (whose terms include every word that stems to itself, with
+        // the doc freq of all the words stemming to it)
+        let mut words_fields: Vec<(Field, bool)> = Vec::new();
+        let mut typo_fields: Vec<(Field, bool)> = Vec::new();
         for &i in targets {
             let t = &inner.fields.text[i];
             if let Some(w) = t.words {
-                if !words_fields.contains(&w) {
-                    words_fields.push(w);
-                }
-                if !cfg.disable_on_fields.contains(&t.name) && !typo_fields.contains(&w) {
-                    typo_fields.push(w);
+                for f in [(w, true), (t.field, !t.analyzer.stems())] {
+                    if !words_fields.contains(&f) {
+                        words_fields.push(f);
+                    }
+                    if !cfg.disable_on_fields.contains(&t.name) && !typo_fields.contains(&f) {
+                        typo_fields.push(f);
+                    }
                 }
             }
         }
@@ -1908,7 +1914,7 @@ impl Compiler<'_> {
         let mut known = false;
         if max_typos > 0 && cfg.known_word_docs > 0 {
             let mut df = 0u64;
-            for &wf in &typo_fields {
+            for &(wf, _) in &typo_fields {
                 df = df.max(
                     self.searcher
                         .doc_freq(&Term::from_field_text(wf, surface))?,
@@ -1917,8 +1923,9 @@ impl Compiler<'_> {
             known = df >= cfg.known_word_docs;
         }
         if max_typos > 0 && !known {
-            let mut found: HashMap<String, (usize, u64)> = HashMap::new();
-            for &wf in &typo_fields {
+            // candidate → (distance, (doc freq summed over segments, whether it is the word's own))
+            let mut found: HashMap<String, (usize, DictDf)> = HashMap::new();
+            for &(wf, own) in &typo_fields {
                 let term = Term::from_field_text(wf, surface);
                 let fq = if prefix {
                     FuzzyTermQuery::new_prefix(term, max_typos, true)
@@ -1926,6 +1933,7 @@ impl Compiler<'_> {
                     FuzzyTermQuery::new(term, max_typos, true)
                 };
                 let automaton = fq.automaton()?;
+                let mut here: HashMap<String, u64> = HashMap::new();
                 for seg in self.searcher.segment_readers() {
                     let inv = seg.inverted_index(wf)?;
                     let mut stream = inv.terms().search(&automaton).into_stream()?;
@@ -1933,40 +1941,46 @@ impl Compiler<'_> {
                         let Ok(m) = std::str::from_utf8(stream.key()) else {
                             continue;
                         };
-                        let e = found.entry(m.to_string()).or_insert((usize::MAX, 0));
-                        e.1 += u64::from(stream.value().doc_freq);
-                        if e.0 == usize::MAX {
-                            e.0 = if prefix {
-                                prefix_distance(surface, m, max_typos as usize)
-                            } else {
-                                osa_distance(surface, m, max_typos as usize)
-                            };
-                        }
+                        *here.entry(m.to_string()).or_default() +=
+                            u64::from(stream.value().doc_freq);
                     }
                 }
+                for (m, df) in here {
+                    if let Some(e) = found.get_mut(&m) {
+                        merge_df(&mut e.1, df, own);
+                        continue;
+                    }
+                    let d = if prefix {
+                        prefix_distance(surface, &m, max_typos as usize)
+                    } else {
+                        osa_distance(surface, &m, max_typos as usize)
+                    };
+                    found.insert(m, (d, (df, own)));
+                }
             }
-            let mut found: Vec<(String, (usize, u64))> = found
+            let mut found: Vec<(String, (usize, DictDf))> = found
                 .into_iter()
                 .filter(|(_, (d, _))| *d <= max_typos as usize)
                 .collect();
             // fewest typos first, then most frequent
-            found.sort_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)));
-            for (m, (d, df)) in found.into_iter().take(limit) {
-                let is_completion = prefix && m != surface;
+            found.sort_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.0.cmp(&a.1.1.0)));
+            for (m, (d, (df, own))) in found.into_iter().take(limit) {
+                let completion = prefix && m != surface;
                 let mut p = cfg.penalty(d);
-                if is_completion {
+                if completion {
                     p *= inner.ranking.prefix_penalty;
-                    completion_df.insert(m.clone(), df);
                 }
-                let e = cands.entry(m).or_insert((0.0, d > 0));
+                let e = cands.entry(m).or_insert((0.0, d > 0, completion, df, own));
                 if p > e.0 {
-                    *e = (p, d > 0);
+                    *e = (p, d > 0, completion, df, own);
                 }
             }
         }
         if prefix {
-            let mut found: HashMap<String, u64> = HashMap::new();
-            for &wf in &words_fields {
+            // completions → (doc freq summed over segments, whether it is the word's own)
+            let mut found: HashMap<String, DictDf> = HashMap::new();
+            for &(wf, own) in &words_fields {
+                let mut here: HashMap<String, u64> = HashMap::new();
                 for seg in self.searcher.segment_readers() {
                     let inv = seg.inverted_index(wf)?;
                     let mut stream = inv.terms().range().ge(surface.as_bytes()).into_stream()?;
@@ -1978,38 +1992,40 @@ impl Compiler<'_> {
                             break;
                         }
                         if let Ok(m) = std::str::from_utf8(key) {
-                            *found.entry(m.to_string()).or_default() +=
+                            *here.entry(m.to_string()).or_default() +=
                                 u64::from(stream.value().doc_freq);
                         }
                     }
                 }
+                for (m, df) in here {
+                    match found.get_mut(&m) {
+                        Some(e) => merge_df(e, df, own),
+                        None => {
+                            found.insert(m, (df, own));
+                        }
+                    }
+                }
             }
-            let mut found: Vec<(String, u64)> = found.into_iter().collect();
-            found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            for (m, df) in found.into_iter().take(limit) {
-                let p = if m == surface {
-                    1.0
-                } else {
-                    completion_df.insert(m.clone(), df);
+            let mut found: Vec<(String, DictDf)> = found.into_iter().collect();
+            found.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+            for (m, (df, own)) in found.into_iter().take(limit) {
+                let completion = m != surface;
+                let p = if completion {
                     inner.ranking.prefix_penalty
+                } else {
+                    1.0
                 };
-                let e = cands.entry(m).or_insert((0.0, false));
+                let e = cands.entry(m).or_insert((0.0, false, completion, df, own));
                 if p > e.0 {
-                    *e = (p, false);
+                    *e = (p, false, completion, df, own);
                 }
             }
         }
-        // completions: a frequency prior, so the likely word outranks rare ones
-        // (square root of its document frequency relative to the most frequent completion)
-        let top_df = completion_df.values().copied().max().unwrap_or(1).max(1) as f32;
-        for (m, df) in &completion_df {
-            if let Some(c) = cands.get_mut(m) {
-                c.0 *= (*df as f32 / top_df).sqrt();
-            }
-        }
-        // group candidates by the terms they stem to
-        let mut groups: HashMap<Vec<(usize, String)>, f32> = HashMap::new();
-        for (m, (penalty, is_typo)) in cands {
+        // group candidates by the terms they stem to: the best penalty of the word or its typos, and
+        // the completions as (penalty, doc freq, whether it is the word's own)
+        type Completions = Vec<(f32, u64, bool)>;
+        let mut groups: HashMap<Vec<(usize, String)>, (f32, Completions)> = HashMap::new();
+        for (m, (penalty, is_typo, completion, df, own)) in cands {
             let mut key = Vec::with_capacity(targets.len());
             for (slot, &ti) in targets.iter().enumerate() {
                 if is_typo && cfg.disable_on_fields.contains(&inner.fields.text[ti].name) {
@@ -2022,15 +2038,41 @@ impl Compiler<'_> {
             if key.is_empty() {
                 continue;
             }
-            let g = groups.entry(key).or_insert(0.0);
-            if penalty > *g {
-                *g = penalty;
+            let g = groups.entry(key).or_insert((0.0, Vec::new()));
+            if completion {
+                g.1.push((penalty, df, own));
+            } else {
+                g.0 = g.0.max(penalty);
             }
         }
+        // completions: a frequency prior, so the likely word outranks rare ones (square root of its
+        // document frequency relative to the most frequent completion's). A word read from a stemmed
+        // field's dictionary has the doc freq of every word stemming to it: its own is estimated as
+        // that minus its group's other words' (which the words companion holds with their own)
+        for (_, comps) in groups.values_mut() {
+            let others: u64 = comps.iter().filter(|c| c.2).map(|c| c.1).sum();
+            for c in comps.iter_mut().filter(|c| !c.2) {
+                c.1 = c.1.saturating_sub(others);
+            }
+        }
+        let top_df = groups
+            .values()
+            .flat_map(|(_, comps)| comps.iter().map(|c| c.1))
+            .max()
+            .unwrap_or(1)
+            .max(1) as f32;
+        let groups = groups.into_iter().map(|(key, (plain, comps))| {
+            let completion = comps
+                .iter()
+                .map(|&(p, df, _)| p * (df as f32 / top_df).sqrt())
+                .fold(0.0f32, f32::max);
+            (key, (plain, completion))
+        });
         let n = self.searcher.num_docs();
         let k1 = inner.ranking.k1;
-        let mut expansions = Vec::new();
-        for (key, penalty) in groups {
+        // (terms, their term infos per segment, penalty, completion penalty, doc freq) per group
+        let mut found = Vec::with_capacity(groups.len());
+        for (key, (penalty, completion)) in groups {
             let mut df = 0u64;
             let mut terms = Vec::with_capacity(key.len());
             let mut infos = Vec::with_capacity(key.len());
@@ -2055,10 +2097,16 @@ impl Compiler<'_> {
             for (slot, stem) in &key {
                 highlights.push((targets[*slot], stem.clone()));
             }
+            found.push((terms, infos, penalty, completion, df));
+        }
+        // completions: a frequency prior, so the likely word outranks rare ones (square root of the
+        // doc freq of the terms it stems to, relative to the most frequent completion's)
+        let mut expansions = Vec::with_capacity(found.len());
+        for (terms, infos, penalty, completion, df) in found {
             expansions.push(Expansion {
                 terms,
                 infos,
-                weight: penalty * idf(df, n) * (k1 + 1.0),
+                weight: penalty.max(completion) * idf(df, n) * (k1 + 1.0),
             });
         }
         if expansions.is_empty() {
@@ -2153,6 +2201,20 @@ impl Compiler<'_> {
             (Occur::Must, Box::new(BooleanQuery::new(matchers))),
             (Occur::Must, words),
         ])))
+    }
+}
+
+/// A word's doc freq in a dictionary, and whether it is the word's own (a dictionary of surface words)
+/// or the stemmed field's (every word stemming to it).
+type DictDf = (u64, bool);
+
+/// Merges a dictionary's doc freq of a word into `e`: the word's own doc freq wins over a stemmed
+/// field's, else the larger.
+fn merge_df(e: &mut DictDf, df: u64, own: bool) {
+    if own && !e.1 {
+        *e = (df, true);
+    } else if own == e.1 {
+        e.0 = e.0.max(df);
     }
 }
 

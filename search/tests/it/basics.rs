@@ -806,3 +806,56 @@ fn unstemmed_field_keeps_term_frequencies_beside_a_stemmed_one() {
         );
     }
 }
+
+/// An index written by the previous version (session 2, whose words companion field held every word,
+/// not only those stemming changes) reopens: same schema, and typo and prefix matching read a
+/// companion holding every word as well as one holding fewer, also when new segments are added.
+#[test]
+fn index_written_by_the_previous_version_reopens() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/index-session2");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    let schema = Schema::builder()
+        .id("id")
+        .text("title")
+        .text("body")
+        .build()
+        .unwrap();
+    let index = SearchIndex::builder(schema)
+        .path(dir.path())
+        .commit_policy(ember_search::CommitPolicy::manual())
+        .build()
+        .unwrap();
+    assert_eq!(index.stats().docs, 5);
+    let found = |q: &str, as_you_type: bool| -> Vec<String> {
+        let res = index
+            .search(ember_search::SearchRequest::new(q).as_you_type(as_you_type))
+            .unwrap();
+        let mut v: Vec<String> = res.hits.iter().map(|h| h.id.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(found("proteins", false), ["1", "2", "5"]);
+    // a typo, and prefixes of words that stem to themselves and of words that do not
+    assert_eq!(found("protien", false), ["1", "2", "5"]);
+    assert_eq!(found("runn", true), ["3"]);
+    assert_eq!(found("stud", true), ["1", "4"]);
+    assert_eq!(found("inflammat", true), ["5"]);
+    // a write after the upgrade goes to a new segment with the smaller companion field
+    index
+        .upsert(
+            Document::new()
+                .with("id", "6")
+                .with("title", "Protein running study")
+                .with("body", "Runners' inflammatory markers"),
+        )
+        .unwrap();
+    index.refresh().unwrap();
+    assert_eq!(found("protien", false), ["1", "2", "5", "6"]);
+    assert_eq!(found("runn", true), ["3", "6"]);
+    assert_eq!(found("stud", true), ["1", "4", "6"]);
+    assert_eq!(found("inflammat", true), ["5", "6"]);
+}

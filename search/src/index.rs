@@ -124,7 +124,9 @@ pub struct WriteBatch {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Upsert(String, Document, TantivyDocument),
+    /// A checked document and its id, converted to tantivy's form when applied (so that indexing
+    /// threads start on a batch's first documents while the next are converted).
+    Upsert(String, Document),
     Delete(String),
 }
 
@@ -674,8 +676,8 @@ impl SearchIndex {
     /// # Errors
     /// [`Error::MissingId`], [`Error::UnknownField`], [`Error::WrongType`]: the batch is unchanged.
     pub fn batch_upsert(&self, batch: &mut WriteBatch, doc: Document) -> Result<()> {
-        let (id, tdoc) = self.inner.to_tantivy(&doc)?;
-        batch.ops.push(Op::Upsert(id, doc, tdoc));
+        let id = self.inner.check(&doc)?;
+        batch.ops.push(Op::Upsert(id, doc));
         Ok(())
     }
 
@@ -697,7 +699,7 @@ impl SearchIndex {
         let now = inner.clock.now();
         let mut st = inner.writer.lock();
         let converted = batch.ops.into_iter().map(|op| match op {
-            Op::Upsert(id, doc, tdoc) => (id, Some((doc, tdoc))),
+            Op::Upsert(id, doc) => (id, Some(doc)),
             Op::Delete(id) => (id, None),
         });
         let mut seq = st.next_seq - 1;
@@ -707,6 +709,11 @@ impl SearchIndex {
             // the committed documents (the reader is reloaded after every commit, under this lock)
             let committed = st.ids_current.then(|| inner.reader.searcher());
             for (id, op) in converted {
+                // checked when queued: the conversion finds nothing wrong
+                let tdoc = match &op {
+                    Some(doc) => Some(inner.to_tantivy(doc)?.1),
+                    None => None,
+                };
                 n += 1;
                 seq = st.next_seq;
                 st.next_seq += 1;
@@ -721,13 +728,13 @@ impl SearchIndex {
                 if may_exist {
                     st.writer.delete_term(term);
                 }
-                match op {
-                    Some((doc, tdoc)) => {
+                match (op, tdoc) {
+                    (Some(doc), Some(tdoc)) => {
                         st.writer.add_document(tdoc)?;
                         inner.counters.upserts.fetch_add(1, Ordering::Relaxed);
                         pending.insert(id, (seq, Some(doc)));
                     }
-                    None => {
+                    _ => {
                         inner.counters.deletes.fetch_add(1, Ordering::Relaxed);
                         pending.insert(id, (seq, None));
                     }
@@ -942,6 +949,19 @@ impl Inner {
     /// Checks a document against the schema and builds the tantivy document.
     fn to_tantivy(&self, doc: &Document) -> Result<(String, TantivyDocument)> {
         let mut out = TantivyDocument::new();
+        let id = self.convert(doc, Some(&mut out))?;
+        Ok((id, out))
+    }
+
+    /// Checks a document against the schema and returns its id: what [`Inner::to_tantivy`] checks,
+    /// without building the tantivy document.
+    fn check(&self, doc: &Document) -> Result<String> {
+        self.convert(doc, None)
+    }
+
+    /// Checks a document against the schema and, with `out`, fills the tantivy document; returns
+    /// the id.
+    fn convert(&self, doc: &Document, mut out: Option<&mut TantivyDocument>) -> Result<String> {
         let mut id = None;
         for (name, value) in doc.iter() {
             if name == self.schema.id {
@@ -974,15 +994,17 @@ impl Inner {
                     .and_then(|t| t.words),
                 _ => None,
             };
-            add_value(&mut out, name, *field, kind, words, value, true)?;
+            add_value(out.as_deref_mut(), name, *field, kind, words, value, true)?;
         }
         let id = id
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::MissingId {
                 field: self.schema.id.clone(),
             })?;
-        out.add_text(self.fields.id, &id);
-        Ok((id, out))
+        if let Some(out) = out {
+            out.add_text(self.fields.id, &id);
+        }
+        Ok(id)
     }
 
     fn find(&self, searcher: &Searcher, id: &str) -> Result<Option<DocAddress>> {
@@ -1290,8 +1312,10 @@ impl Inner {
     }
 }
 
+/// Checks `value` against the field's kind and, with `out`, adds it to the tantivy document (without,
+/// only checks: the same errors, nothing copied).
 fn add_value(
-    out: &mut TantivyDocument,
+    mut out: Option<&mut TantivyDocument>,
     name: &str,
     field: Field,
     kind: &FieldKind,
@@ -1305,9 +1329,11 @@ fn add_value(
         found: v.type_name(),
     };
     if let (FieldKind::Stored, true) = (kind, top) {
-        let mut obj = BTreeMap::new();
-        obj.insert("v".to_string(), to_owned(value));
-        out.add_object(field, obj);
+        if let Some(out) = out {
+            let mut obj = BTreeMap::new();
+            obj.insert("v".to_string(), to_owned(value));
+            out.add_object(field, obj);
+        }
         return Ok(());
     }
     if let Value::List(items) = value {
@@ -1315,33 +1341,53 @@ fn add_value(
             return Err(wrong(value));
         }
         for v in items {
-            add_value(out, name, field, kind, words, v, false)?;
+            add_value(out.as_deref_mut(), name, field, kind, words, v, false)?;
         }
         return Ok(());
     }
     match (kind, value) {
         (FieldKind::Text(_), Value::Text(s)) => {
-            out.add_text(field, s);
-            if let Some(w) = words {
-                out.add_text(w, s);
+            if let Some(out) = out {
+                out.add_text(field, s);
+                if let Some(w) = words {
+                    out.add_text(w, s);
+                }
             }
         }
-        (FieldKind::Keyword, Value::Text(s)) => out.add_text(field, s),
-        (FieldKind::I64, v) => out.add_i64(field, int_i64(v).ok_or_else(|| wrong(v))?),
-        (FieldKind::U64, v) => out.add_u64(field, int_u64(v).ok_or_else(|| wrong(v))?),
-        (FieldKind::F64, v) => out.add_f64(
-            field,
-            match v {
+        (FieldKind::Keyword, Value::Text(s)) => {
+            if let Some(out) = out {
+                out.add_text(field, s);
+            }
+        }
+        (FieldKind::I64, v) => {
+            let i = int_i64(v).ok_or_else(|| wrong(v))?;
+            if let Some(out) = out {
+                out.add_i64(field, i);
+            }
+        }
+        (FieldKind::U64, v) => {
+            let u = int_u64(v).ok_or_else(|| wrong(v))?;
+            if let Some(out) = out {
+                out.add_u64(field, u);
+            }
+        }
+        (FieldKind::F64, v) => {
+            let f = match v {
                 Value::F64(f) if f.is_finite() => *f,
                 Value::I64(i) => *i as f64,
                 Value::U64(u) => *u as f64,
                 _ => return Err(wrong(v)),
-            },
-        ),
-        (FieldKind::Date, v) => out.add_date(
-            field,
-            DateTime::from_timestamp_millis(int_i64(v).ok_or_else(|| wrong(v))?),
-        ),
+            };
+            if let Some(out) = out {
+                out.add_f64(field, f);
+            }
+        }
+        (FieldKind::Date, v) => {
+            let ms = int_i64(v).ok_or_else(|| wrong(v))?;
+            if let Some(out) = out {
+                out.add_date(field, DateTime::from_timestamp_millis(ms));
+            }
+        }
         (_, v) => return Err(wrong(v)),
     }
     Ok(())

@@ -191,7 +191,7 @@ fn synced(c: &mut Criterion) {
 /// per contestant and the median of the per-round ratios. On a loaded machine the min is the figure
 /// least disturbed. Then `rounds / 4` rounds of 4 threads appending 80 000 records with `Never` to
 /// one log (contention on the tail lock; no peer), and `rounds / 10` (at least 3) rounds of the fsync-bound pairs: `EveryN(1000)`
-/// against raw sync-every-1000 (5 000 records), `Always` with 4 appenders against 1 (80 records).
+/// against raw sync-every-1000 (5 000 records), `Always` with 4 appenders against 1 (400 records).
 fn paired(_c: &mut Criterion) {
     let Some(rounds) = std::env::var("EMBER_PAIRED")
         .ok()
@@ -245,7 +245,7 @@ fn paired(_c: &mut Criterion) {
     // writer syncing every 1000 records, and Always with 4 appenders against 1.
     let sync_rounds = (rounds / 10).max(3);
     const NS: u64 = 5_000;
-    const NA: u64 = 80;
+    const NA: u64 = 400;
     let (mut raw_sync, mut every_n, mut always1, mut always4) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sync_rounds {

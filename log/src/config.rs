@@ -38,7 +38,10 @@ use crate::log::Log;
 /// of whole batches.
 ///
 /// Concurrent appenders share fsyncs (group commit): one thread syncs on behalf of every record appended
-/// while it waited, so `Always` with several appenders costs far fewer than one fsync per record.
+/// while it waited, so `Always` with several appenders costs far fewer than one fsync per record. When
+/// several threads have recently waited for fsyncs at once, the syncing thread first waits briefly
+/// (at most half the last fsync's duration, and never with a single appender) for the appenders the
+/// previous fsync released, so that one fsync covers all of them (a commit delay, as PostgreSQL's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FsyncPolicy {

@@ -50,7 +50,8 @@
 //!
 //! Chosen per log with [`FsyncPolicy`] (`Always`, `EveryN(n)`, `Interval(d)`, `Never`); its docs state
 //! exactly what each one guarantees. Concurrent appenders share fsyncs (group commit): a leader
-//! fsyncs for every append that arrived while the previous fsync ran.
+//! fsyncs for every append that arrived while the previous fsync ran, after a short wait for the
+//! appenders that fsync released (so one fsync covers all of them).
 //!
 //! ## Recovery
 //!

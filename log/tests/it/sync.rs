@@ -125,6 +125,42 @@ fn group_commit_keeps_every_acknowledged_record_durable() {
 }
 
 #[test]
+fn group_commit_window_does_not_stall_on_a_clock_that_never_moves() {
+    // The group-commit window waits for the appenders it expects, bounded by half the last fsync's
+    // duration on the log's clock and by a number of rounds. With a ManualClock nobody advances,
+    // fsyncs take no time, so a wait for an appender that does not come (here: threads finishing at
+    // different times, so the expected group shrinks as they leave) must end at once rather than
+    // hang. Every append must still return, durable.
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(log_with(
+        dir.path(),
+        FsyncPolicy::Always,
+        ManualClock::new(),
+    ));
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6u64)
+        .map(|t| {
+            let (log, barrier) = (log.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                // Thread t appends 5 * (t + 1) records: the group shrinks one thread at a time.
+                for i in 0..5 * (t + 1) {
+                    let off = log.append(format!("{t}-{i}").as_bytes()).unwrap();
+                    assert!(log.durable_offset() > off, "acknowledged before durable");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = log.stats();
+    assert_eq!(s.appends, 5 * (1 + 2 + 3 + 4 + 5 + 6));
+    assert!(s.fsyncs <= s.appends, "{s}");
+    assert_eq!(log.durable_offset(), s.appends);
+}
+
+#[test]
 fn stress_appenders_readers_and_retention_together() {
     // 4 appenders (group-committed syncs), 2 readers scanning from the head while retention deletes
     // segments under them. Invariants: offsets dense and unique, every record read is whole and in

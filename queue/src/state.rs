@@ -1001,6 +1001,25 @@ impl<T> Consumer<T> {
         !inner.inbox_hint.load(Ordering::Acquire)
     }
 
+    /// The start shared by [`took_no_ack`](Consumer::took_no_ack) and [`took_ack`](Consumer::took_ack):
+    /// counts a popped ring message `m` into the intake and, if an inbox message may have to go before it,
+    /// moves it to `plain`. Returns whether `m` is still there to be delivered now.
+    #[inline(always)]
+    fn intake_ring(&mut self, inner: &Inner<T>, m: &mut Option<Plain<T>>) -> bool {
+        if m.is_none() {
+            return false;
+        }
+        self.intake += 1;
+        // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
+        if inner.inbox_hint.load(Ordering::Acquire) {
+            if let Some(m) = m.take() {
+                self.plain.push_back(m.into_entry());
+            }
+            return false;
+        }
+        true
+    }
+
     /// `no_ack` mode: `m` was just popped from the ring after [`ring_first`](Consumer::ring_first)
     /// said so. Counts it as received and removed, or, if an inbox message may have to go first, keeps
     /// it in `plain` (and leaves `None`). The caller builds the delivery with
@@ -1013,15 +1032,7 @@ impl<T> Consumer<T> {
         m: &mut Option<Plain<T>>,
         wake: &mut Wake,
     ) {
-        if m.is_none() {
-            return;
-        }
-        self.intake += 1;
-        // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
-        if inner.inbox_hint.load(Ordering::Acquire) {
-            if let Some(m) = m.take() {
-                self.plain.push_back(m.into_entry());
-            }
+        if !self.intake_ring(inner, m) {
             return;
         }
         // What `lease_entry` does for a first receive without group.
@@ -1046,15 +1057,7 @@ impl<T> Consumer<T> {
     ) where
         T: Clone,
     {
-        if m.is_none() {
-            return;
-        }
-        self.intake += 1;
-        // Checked again after the pop: an inbox message sent before `m` was pushed has set it.
-        if inner.inbox_hint.load(Ordering::Acquire) {
-            if let Some(m) = m.take() {
-                self.plain.push_back(m.into_entry());
-            }
+        if !self.intake_ring(inner, m) {
             return;
         }
         // What `lease_entry` does for a first receive without group.

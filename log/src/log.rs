@@ -185,7 +185,8 @@ struct Inner {
     sync: Mutex<SyncState>,
     synced: Condvar,
     fsyncs: AtomicU64,
-    /// Threads inside [`Inner::sync_to`] now (each has appended and waits for its fsync).
+    /// Threads inside [`Inner::sync_to`] now (each has appended and waits for its fsync, or has just
+    /// been released and not yet returned).
     in_sync: AtomicUsize,
     /// How many threads have recently waited for an fsync at once: the group-commit window waits for
     /// that many (see [`Inner::leader_sync`]).
@@ -1286,12 +1287,10 @@ impl Inner {
                 let limit = Duration::from_nanos(self.last_fsync_nanos.load(Ordering::Relaxed) / 2)
                     .min(GROUP_COMMIT_MAX_WAIT);
                 let durable = self.sync.lock().durable;
-                let mut came = false;
                 let mut pending = 0;
                 for round in 0..GROUP_COMMIT_ROUNDS {
                     pending = self.state.lock().next_offset.saturating_sub(durable);
                     if pending >= want as u64 {
-                        came = true;
                         break;
                     }
                     if round % 4 == 3 && self.clock.now().saturating_duration_since(start) >= limit
@@ -1304,7 +1303,8 @@ impl Inner {
                         std::thread::yield_now();
                     }
                 }
-                if !came {
+                if pending < want as u64 {
+                    // They did not come: expect what came.
                     let came = usize::try_from(pending).unwrap_or(usize::MAX).max(1);
                     self.sync_peak.store(came, Ordering::Relaxed);
                 }

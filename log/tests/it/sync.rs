@@ -11,6 +11,29 @@ fn log_with(dir: &std::path::Path, policy: FsyncPolicy, clock: ManualClock) -> L
     Log::builder(dir).fsync(policy).clock(clock).open().unwrap()
 }
 
+/// Starts one thread per entry of `counts` behind a barrier; thread `t` appends `counts[t]` records and
+/// checks after each append that its record is durable (the `Always` promise). Joins them all.
+fn append_durably_from_threads(log: &Arc<Log>, counts: &[u64]) {
+    let barrier = Arc::new(Barrier::new(counts.len()));
+    let handles: Vec<_> = counts
+        .iter()
+        .enumerate()
+        .map(|(t, &n)| {
+            let (log, barrier) = (log.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..n {
+                    let off = log.append(format!("{t}-{i}").as_bytes()).unwrap();
+                    assert!(log.durable_offset() > off, "acknowledged before durable");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
 #[test]
 fn always_syncs_before_returning() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,26 +123,9 @@ fn group_commit_keeps_every_acknowledged_record_durable() {
             .open()
             .unwrap(),
     );
-    let threads = 8;
-    let per = 40;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (log, barrier) = (log.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                for i in 0..per {
-                    let off = log.append(format!("{t}-{i}").as_bytes()).unwrap();
-                    assert!(log.durable_offset() > off, "acknowledged before durable");
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    append_durably_from_threads(&log, &[40; 8]);
     let s = log.stats();
-    assert_eq!(s.appends, (threads * per) as u64);
+    assert_eq!(s.appends, 8 * 40);
     assert!(s.fsyncs <= s.appends + s.rolls, "{s}");
     assert_eq!(log.durable_offset(), s.appends);
 }
@@ -137,23 +143,8 @@ fn group_commit_window_does_not_stall_on_a_clock_that_never_moves() {
         FsyncPolicy::Always,
         ManualClock::new(),
     ));
-    let barrier = Arc::new(Barrier::new(6));
-    let handles: Vec<_> = (0..6u64)
-        .map(|t| {
-            let (log, barrier) = (log.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                // Thread t appends 5 * (t + 1) records: the group shrinks one thread at a time.
-                for i in 0..5 * (t + 1) {
-                    let off = log.append(format!("{t}-{i}").as_bytes()).unwrap();
-                    assert!(log.durable_offset() > off, "acknowledged before durable");
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    // Thread t appends 5 * (t + 1) records: the group shrinks one thread at a time.
+    append_durably_from_threads(&log, &[5, 10, 15, 20, 25, 30]);
     let s = log.stats();
     assert_eq!(s.appends, 5 * (1 + 2 + 3 + 4 + 5 + 6));
     assert!(s.fsyncs <= s.appends, "{s}");

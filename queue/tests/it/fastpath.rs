@@ -11,7 +11,7 @@ use ember_core::ManualClock;
 use ember_queue::{Error, Message, Queue};
 use proptest::prelude::*;
 
-use super::{SEC, manual, parked};
+use super::{SEC, manual, parked, spawn_producers};
 
 /// Receives everything visible now, acking in ack mode.
 fn drain(q: &Queue<u64>, no_ack: bool) -> Vec<(u64, u64)> {
@@ -506,16 +506,7 @@ fn blocked_senders_wake_when_removals_are_published_late() {
         .capacity(CAPACITY as usize)
         .build()
         .unwrap();
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let q = q.clone();
-            thread::spawn(move || {
-                for i in 0..PER_PRODUCER {
-                    q.send(p * PER_PRODUCER + i).unwrap();
-                }
-            })
-        })
-        .collect();
+    let producers = spawn_producers(&q, PRODUCERS, PER_PRODUCER);
     let consumers: Vec<_> = (0..2u64)
         .map(|c| {
             let q = q.clone();

@@ -35,3 +35,18 @@ pub fn parked(clock: &ManualClock, n: usize) {
         thread::yield_now();
     }
 }
+
+/// Starts `producers` threads; producer `p` sends the bodies `p * per .. (p + 1) * per` in order, each
+/// with a blocking `send` that must succeed. Returns their handles.
+pub fn spawn_producers(q: &Queue<u64>, producers: u64, per: u64) -> Vec<thread::JoinHandle<()>> {
+    (0..producers)
+        .map(|p| {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..per {
+                    q.send(p * per + i).unwrap();
+                }
+            })
+        })
+        .collect()
+}

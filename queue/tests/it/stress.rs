@@ -9,6 +9,8 @@ use ember_queue::{Error, Jitter, Queue, Receipt, RetryPolicy};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::spawn_producers;
+
 /// Producers send; consumers randomly ack, nack, drop (let the lease time out) or ack late (possibly
 /// after the message was redelivered) while a driver thread moves the manual clock. At the end every
 /// message was acked exactly once or is in the dead-letter queue; none is lost or duplicated.
@@ -43,16 +45,7 @@ fn every_message_is_acked_exactly_once_or_dead_lettered() {
             }
         })
     };
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let q = q.clone();
-            thread::spawn(move || {
-                for i in 0..PER_PRODUCER {
-                    q.send(p * PER_PRODUCER + i).unwrap();
-                }
-            })
-        })
-        .collect();
+    let producers = spawn_producers(&q, PRODUCERS, PER_PRODUCER);
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|c| {
             let q = q.clone();

@@ -1,13 +1,13 @@
 //! Format version 2: records in CRC'd batches. Torn and corrupt batches, seeks into the middle of a
 //! batch, reads of records still in the write buffer, old-format segments.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 
 use ember_log::{
     BATCH_OVERHEAD, Error, FsyncPolicy, Log, RECORD_OVERHEAD, SEGMENT_HEADER_LEN, inspect,
 };
 
-use crate::{read_all, segment_path};
+use crate::{read_all, segment_path, truncate};
 
 fn payload(i: u64) -> Vec<u8> {
     format!("rec-{i:06}").into_bytes() // 10 bytes
@@ -55,12 +55,7 @@ fn a_torn_batch_is_dropped_whole_and_earlier_batches_kept() {
     for cut in second..full {
         let dir = tempfile::tempdir().unwrap();
         fs::copy(segment_path(base.path(), 0), segment_path(dir.path(), 0)).unwrap();
-        let f = OpenOptions::new()
-            .write(true)
-            .open(segment_path(dir.path(), 0))
-            .unwrap();
-        f.set_len(cut).unwrap();
-        drop(f);
+        truncate(&segment_path(dir.path(), 0), cut);
         let log = Log::open(dir.path()).unwrap();
         assert_eq!(
             log.next_offset(),
@@ -289,10 +284,7 @@ fn batches_are_sealed_at_batch_bytes_inside_one_flush() {
     let len = fs::metadata(&path).unwrap().len();
     assert_eq!(len, SEGMENT_HEADER_LEN + 3 * batch_len(3) + batch_len(1));
     // tear the last byte of batch 6..9's last record and drop batch 9..10: batch 6..9 is gone whole
-    let f = OpenOptions::new().write(true).open(&path).unwrap();
-    f.set_len(SEGMENT_HEADER_LEN + 3 * batch_len(3) - 1)
-        .unwrap();
-    drop(f);
+    truncate(&path, SEGMENT_HEADER_LEN + 3 * batch_len(3) - 1);
     let log = open_indexed(dir.path());
     assert_eq!(log.next_offset(), 6);
     assert_eq!(read_all(&log), (0..6).map(payload).collect::<Vec<_>>());

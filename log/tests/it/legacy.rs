@@ -1,12 +1,12 @@
 //! Segments of format version 1 (one CRC'd frame per record, written by earlier releases) are still
 //! read, recovered and inspected; new records go to a version-2 segment after them.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::Path;
 
 use ember_log::{Error, Log, SEGMENT_HEADER_LEN, inspect};
 
-use crate::{read_all, segment_path};
+use crate::{read_all, segment_path, truncate};
 
 /// A version-1 segment header, as the first releases wrote it.
 fn v1_header(base: u64) -> Vec<u8> {
@@ -103,9 +103,7 @@ fn a_torn_version_1_tail_is_cut_at_its_last_whole_record() {
     let dir = tempfile::tempdir().unwrap();
     let at = v1_segment(dir.path(), 0, 5);
     let path = segment_path(dir.path(), 0);
-    let f = OpenOptions::new().write(true).open(&path).unwrap();
-    f.set_len(at[4] + 7).unwrap();
-    drop(f);
+    truncate(&path, at[4] + 7);
     let log = Log::open(dir.path()).unwrap();
     assert_eq!(log.next_offset(), 4);
     assert_eq!(log.recovery().truncated_at, Some((path.clone(), at[4])));

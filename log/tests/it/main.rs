@@ -28,6 +28,16 @@ pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("{base:020}.log"))
 }
 
+/// Cuts the file at `path` to `len` bytes (a torn write, as a crash leaves one).
+pub fn truncate(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// All records' payloads, checking offsets are dense from the start offset.
 pub fn read_all(log: &Log) -> Vec<Vec<u8>> {
     let start = log.start_offset();

@@ -9,7 +9,7 @@ use ember_log::{
     SEGMENT_HEADER_LEN, inspect,
 };
 
-use crate::{read_all, segment_path, small_log};
+use crate::{read_all, segment_path, small_log, truncate};
 
 /// Writes `n` records of 20 bytes into one segment, each in a batch of its own (a flush after each
 /// append: `FRAME` bytes per record), and closes the log.
@@ -46,12 +46,7 @@ fn truncation_at_every_byte_of_the_tail_keeps_the_whole_records() {
     for cut in SEGMENT_HEADER_LEN..full {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
-        let f = OpenOptions::new()
-            .write(true)
-            .open(segment_path(dir.path(), 0))
-            .unwrap();
-        f.set_len(cut).unwrap();
-        drop(f);
+        truncate(&segment_path(dir.path(), 0), cut);
         let log = Log::open(dir.path()).unwrap();
         let whole = (cut - SEGMENT_HEADER_LEN) / FRAME;
         assert_eq!(log.next_offset(), whole, "cut at {cut}");
@@ -252,9 +247,7 @@ fn a_torn_sealed_segment_drops_the_later_ones_so_offsets_stay_dense() {
     let segs = log.segments();
     drop(log);
     let first = &segs[0];
-    let f = OpenOptions::new().write(true).open(&first.path).unwrap();
-    f.set_len(first.bytes - 5).unwrap();
-    drop(f);
+    truncate(&first.path, first.bytes - 5);
     fs::remove_file(dir.path().join(format!("{:020}.index", 0))).unwrap();
     let log = small_log(dir.path(), FsyncPolicy::Never);
     assert_eq!(log.next_offset(), first.next_offset - 1);

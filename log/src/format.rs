@@ -346,25 +346,48 @@ pub(crate) enum Parse<'a> {
     Bad(&'static str),
 }
 
+/// The framing both formats share (a version-2 batch, a version-1 record frame):
+/// `u32 LE CRC32C(everything after it) | u32 LE body length | body`. Returns the unit's total length
+/// once `buf` holds all of it, its body is at least `min_body` bytes and its CRC holds; otherwise what
+/// the parse found (`bad_len` and `bad_crc` name the problem).
+#[inline]
+fn checked_unit(
+    buf: &[u8],
+    min_body: u32,
+    bad_len: &'static str,
+    bad_crc: &'static str,
+) -> Result<usize, Parse<'static>> {
+    if buf.len() < 8 {
+        return Err(Parse::NeedMore(8));
+    }
+    let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
+    if body_len < min_body {
+        return Err(Parse::Bad(bad_len));
+    }
+    let total = 8 + body_len as usize;
+    if buf.len() < total {
+        return Err(Parse::NeedMore(total));
+    }
+    let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+    if crc32c::crc32c(&buf[4..total]) != crc {
+        return Err(Parse::Bad(bad_crc));
+    }
+    Ok(total)
+}
+
 /// Parses and CRC-checks the batch at the start of `buf` (its records are decoded by
 /// [`Batch::records`]).
 #[inline]
 pub(crate) fn parse_batch(buf: &[u8]) -> Parse<'_> {
-    if buf.len() < 8 {
-        return Parse::NeedMore(8);
-    }
-    let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
-    if body_len < BATCH_OVERHEAD as u32 - 8 + RECORD_OVERHEAD as u32 {
-        return Parse::Bad("batch length out of range");
-    }
-    let total = 8 + body_len as usize;
-    if buf.len() < total {
-        return Parse::NeedMore(total);
-    }
-    let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
-    if crc32c::crc32c(&buf[4..total]) != crc {
-        return Parse::Bad("batch CRC mismatch");
-    }
+    let total = match checked_unit(
+        buf,
+        BATCH_OVERHEAD as u32 - 8 + RECORD_OVERHEAD as u32,
+        "batch length out of range",
+        "batch CRC mismatch",
+    ) {
+        Ok(total) => total,
+        Err(p) => return p,
+    };
     let base = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
     let count = u64::from(u32::from_le_bytes(buf[16..20].try_into().expect("4 bytes")));
     if count == 0 {
@@ -392,21 +415,10 @@ pub(crate) fn parse_at(buf: &[u8], version: u16) -> Parse<'_> {
 
 /// A version-1 frame: `u32 CRC32C(rest) | u32 body length | body`, body = `u64 offset | u8 flags | ...`.
 fn parse_v1_frame(buf: &[u8]) -> Parse<'_> {
-    if buf.len() < 8 {
-        return Parse::NeedMore(8);
-    }
-    let body_len = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
-    if body_len < 9 {
-        return Parse::Bad("frame length out of range");
-    }
-    let total = 8 + body_len as usize;
-    if buf.len() < total {
-        return Parse::NeedMore(total);
-    }
-    let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
-    if crc32c::crc32c(&buf[4..total]) != crc {
-        return Parse::Bad("record CRC mismatch");
-    }
+    let total = match checked_unit(buf, 9, "frame length out of range", "record CRC mismatch") {
+        Ok(total) => total,
+        Err(p) => return p,
+    };
     Parse::Ok(Batch {
         base: u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes")),
         count: 1,

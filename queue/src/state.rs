@@ -1106,24 +1106,33 @@ impl<T> Consumer<T> {
         let mut closed = None;
         let mut look = look;
         while got < max {
-            // With nothing merged yet, the ring's oldest message may go out at once; an empty ring
-            // falls through to the inbox and the other lists.
             if self.plain.is_empty() {
-                if let Some(m) = inner.ring.pop() {
-                    self.intake += 1;
-                    if self.fresh.is_empty()
-                        && self.back.is_empty()
-                        && !look
-                        && !inner.inbox_hint.load(Ordering::Acquire)
-                    {
-                        // The common case: nothing else is visible; deliver the ring's message as is.
-                        let d = self.lease_entry(inner, m.into_entry(), now, wake);
-                        out(d);
-                        got += 1;
-                        continue;
+                let Some(m) = inner.ring.pop() else {
+                    if self.take_inbox(inner, look, &mut closed, now, wake) {
+                        look = false;
                     }
-                    self.plain.push_back(m.into_entry());
+                    match self.lease_one(inner, now, wake) {
+                        Some(d) => {
+                            out(d);
+                            got += 1;
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                self.intake += 1;
+                if self.fresh.is_empty()
+                    && self.back.is_empty()
+                    && !look
+                    && !inner.inbox_hint.load(Ordering::Acquire)
+                {
+                    // The common case: nothing else is visible; deliver the ring's message as is.
+                    let d = self.lease_entry(inner, m.into_entry(), now, wake);
+                    out(d);
+                    got += 1;
+                    continue;
                 }
+                self.plain.push_back(m.into_entry());
             }
             if self.take_inbox(inner, look, &mut closed, now, wake) {
                 look = false;

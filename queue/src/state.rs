@@ -1108,6 +1108,9 @@ impl<T> Consumer<T> {
         while got < max {
             if self.plain.is_empty() {
                 let Some(m) = inner.ring.pop() else {
+                    // The same tail as the loop's end, kept apart on purpose: letting this path fall
+                    // through to it cost the 8-byte no_ack receives about a third of their throughput
+                    // (code layout; measured in session 3, notes/issue-05-queue.md).
                     if self.take_inbox(inner, look, &mut closed, now, wake) {
                         look = false;
                     }

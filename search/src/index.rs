@@ -830,7 +830,8 @@ impl SearchIndex {
     ///
     /// # Errors
     /// [`Error::QuerySyntax`] for a query string that does not parse, [`Error::UnknownField`] and
-    /// [`Error::FieldUsage`] for filters, sorts, facets or highlights on missing or unsuitable fields,
+    /// [`Error::FieldUsage`] for queries (`field:value` included), filters, sorts, facets or highlights
+    /// on missing or unsuitable fields,
     /// [`Error::WrongType`] for a value of the wrong type, [`Error::Index`] on an index failure.
     pub fn search(&self, request: impl Into<SearchRequest>) -> Result<SearchResults> {
         let start = self.inner.clock.now();

@@ -552,6 +552,11 @@ fn bad_queries_get_typed_errors() {
         index.search(SearchRequest::new(Query::term("nope", "x"))),
         Err(Error::UnknownField(_))
     ));
+    // the same from a query string naming a field the schema lacks
+    assert!(matches!(
+        index.search("ANDlikes:>0"),
+        Err(Error::UnknownField(f)) if f == "ANDlikes"
+    ));
     assert!(matches!(
         index.search(SearchRequest::new(Query::term("body", "x"))),
         Err(Error::FieldUsage { .. })

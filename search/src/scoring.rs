@@ -2,7 +2,8 @@
 //! prefix completions) scored by their own BM25 weight.
 //!
 //! tantivy's BM25 has `k1 = 1.2`, `b = 0.75` built in and scores fuzzy matches with a constant, so a query
-//! word is scored here by [`WordQuery`], a tantivy [`Query`] of our own. For one word `w` and a document `d`:
+//! word is scored here by a tantivy [`Query`] of our own (the crate-internal `WordsQuery`). For one word
+//! `w` and a document `d`:
 //!
 //! ```text
 //! tf~(e, d)   = Σ_field boost_f · tf(e, field, d) / (1 − b + b · len_f(d) / avglen_f)

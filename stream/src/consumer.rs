@@ -40,14 +40,30 @@ pub enum Start {
     Latest,
     /// At this offset (clamped into the retained range).
     Offset(u64),
+    /// At the first record whose timestamp is at or after this time (Unix milliseconds), or at the end
+    /// if there is none yet: [`Topic::offset_for_time`] (Kafka's `offsetsForTimes` + `seek`).
+    ///
+    /// ```
+    /// use ember_stream::{Message, Start, Topic};
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// for ts in [1_000, 2_000, 3_000] {
+    ///     topic.send(Message::new(format!("at {ts}")).timestamp(ts)).unwrap();
+    /// }
+    /// let mut c = topic.consumer(Start::Time(1_500));
+    /// assert_eq!(c.next().unwrap().unwrap().value_str(), Some("at 2000"));
+    /// ```
+    Time(u64),
 }
 
 impl Start {
     pub(crate) fn resolve(self, topic: &Topic, partition: u32) -> Result<u64> {
+        if let Start::Time(ts) = self {
+            return topic.position_for_time(partition, ts);
+        }
         let (earliest, latest) = topic.offsets(partition)?;
         Ok(match self {
             Start::Earliest => earliest,
-            Start::Latest => latest,
+            Start::Latest | Start::Time(_) => latest,
             Start::Offset(o) => o.clamp(earliest, latest),
         })
     }
@@ -145,6 +161,43 @@ impl Consumer {
         self.buffer.retain(|r| r.partition != partition);
         self.positions[i] = offset;
         Ok(())
+    }
+
+    /// Moves to the first record of `partition` whose timestamp is at or after `timestamp` (Unix
+    /// milliseconds), or to the end of the partition if no retained record is that late (Kafka's
+    /// `offsetsForTimes` followed by `seek`). Returns the new position. The rule for timestamps that go
+    /// backwards is [`Topic::offset_for_time`]'s: the earliest offset at or after the time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_core::{Clock, ManualClock};
+    /// use ember_stream::{Start, Topic};
+    ///
+    /// let clock = ManualClock::new();
+    /// let topic = Topic::builder("audit").clock(clock.clone()).build().unwrap();
+    /// topic.append_unkeyed("old").unwrap();
+    /// clock.advance(Duration::from_secs(3600));
+    /// let an_hour_later = clock.unix_millis();
+    /// topic.append_unkeyed("new").unwrap();
+    ///
+    /// let mut c = topic.consumer(Start::Earliest);
+    /// assert_eq!(c.seek_to_time(0, an_hour_later).unwrap(), 1);
+    /// assert_eq!(c.next().unwrap().unwrap().value_str(), Some("new"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] if this consumer does not read `partition`; [`Error::Storage`].
+    pub fn seek_to_time(&mut self, partition: u32, timestamp: u64) -> Result<u64> {
+        let Some(i) = self.partitions.iter().position(|&p| p == partition) else {
+            return Err(Error::UnknownPartition {
+                partition,
+                partitions: self.topic.partitions(),
+            });
+        };
+        let offset = self.topic.position_for_time(partition, timestamp)?;
+        self.buffer.retain(|r| r.partition != partition);
+        self.positions[i] = offset;
+        Ok(offset)
     }
 
     /// How many records this consumer skipped because retention trimmed them before it read them.

@@ -60,6 +60,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::storage::{PartitionStorage, StoredRecord, TrimLimits, Trimmed};
+use crate::timeindex::{OffsetAndTimestamp, TimeIndex};
 use bytes::Bytes;
 use ember_log::{FsyncPolicy, Log};
 
@@ -409,6 +410,8 @@ pub struct LogStorage {
     /// `(size, append_millis)` of every retained record, oldest first: what trimming needs.
     accounting: VecDeque<(u32, u64)>,
     bytes: u64,
+    /// Largest record timestamps per range of offsets (rebuilt on open).
+    times: TimeIndex,
 }
 
 impl fmt::Debug for LogStorage {
@@ -451,12 +454,14 @@ impl LogStorage {
             .min(log.next_offset());
         let mut accounting = VecDeque::new();
         let mut bytes = 0;
+        let mut times = TimeIndex::default();
         for r in log.iter(start) {
             let r = r.map_err(storage_err)?;
             let meta: Meta<'_> = decode(&r.meta, r.offset)?;
             let size = record_size(meta.key, &r.payload, &meta.headers);
             accounting.push_back((size as u32, r.timestamp.unwrap_or(0)));
             bytes += size as u64;
+            times.push(r.offset, meta.timestamp);
         }
         Ok(LogStorage {
             log,
@@ -465,6 +470,7 @@ impl LogStorage {
             start,
             accounting,
             bytes,
+            times,
         })
     }
 
@@ -513,6 +519,7 @@ impl PartitionStorage for LogStorage {
         self.accounting
             .push_back((size as u32, stored.append_millis));
         self.bytes += size as u64;
+        self.times.push(offset, r.timestamp);
         Ok(())
     }
 
@@ -593,8 +600,36 @@ impl PartitionStorage for LogStorage {
             ember_log::atomic::write_value(&self.dir.join(START_FILE), &start)
                 .map_err(storage_err)?;
             self.start = start;
+            self.times.trim_before(start);
             self.log.delete_before(start).map_err(storage_err)?;
         }
         Ok(trimmed)
+    }
+
+    fn offset_for_time(&self, timestamp: u64) -> Result<Option<OffsetAndTimestamp>> {
+        self.times.find(timestamp, self.start, &mut |lo, hi| {
+            let mut next = lo;
+            while next < hi {
+                let want = usize::try_from(hi - next).unwrap_or(usize::MAX).min(256);
+                let batch = self.log.read(next, want, 0).map_err(storage_err)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for r in batch {
+                    if r.offset >= hi {
+                        return Ok(None);
+                    }
+                    let meta = decode(&r.meta, r.offset)?;
+                    if meta.timestamp >= timestamp {
+                        return Ok(Some(OffsetAndTimestamp {
+                            offset: r.offset,
+                            timestamp: meta.timestamp,
+                        }));
+                    }
+                    next = r.offset + 1;
+                }
+            }
+            Ok(None)
+        })
     }
 }

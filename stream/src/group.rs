@@ -107,6 +107,30 @@ pub enum AutoOffsetReset {
     Latest,
     /// Fail with [`Error::NoOffset`] (or [`Error::OffsetOutOfRange`] when a position was trimmed).
     None,
+    /// From the first record whose timestamp is at most this long before now (by the topic's clock),
+    /// or from the end if there is none: Kafka 4's `auto.offset.reset=by_duration:<duration>`. "Start
+    /// with the last hour". The record is found by [`Topic::offset_for_time`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_core::ManualClock;
+    /// use ember_stream::{AutoOffsetReset, Topic};
+    ///
+    /// let clock = ManualClock::new();
+    /// let topic = Topic::builder("t").clock(clock.clone()).build().unwrap();
+    /// topic.append_unkeyed("two hours old").unwrap();
+    /// clock.advance(Duration::from_secs(2 * 3600));
+    /// topic.append_unkeyed("fresh").unwrap();
+    /// let group = topic
+    ///     .consumer_group("dashboard")
+    ///     .auto_offset_reset(AutoOffsetReset::ByDuration(Duration::from_secs(3600)))
+    ///     .build()
+    ///     .unwrap();
+    /// let mut c = group.join("c").unwrap();
+    /// let got = c.poll(10, Duration::ZERO).unwrap();
+    /// assert_eq!(got.iter().map(|r| r.value_str().unwrap()).collect::<Vec<_>>(), ["fresh"]);
+    /// ```
+    ByDuration(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,6 +533,46 @@ impl ConsumerGroup {
         self.shared.persist(&st)
     }
 
+    /// Sets every partition's committed offset to the first record whose timestamp is at or after
+    /// `timestamp` (Unix milliseconds), or to the log end offset where no retained record is that late:
+    /// `kafka-consumer-groups --reset-offsets --to-datetime`. Returns the new committed offset of each
+    /// partition. As with [`reset_offset`](ConsumerGroup::reset_offset), members that own a partition
+    /// keep their current position until the next rebalance; a member moves itself with
+    /// [`GroupConsumer::seek_to_time`]. The rule for timestamps that go backwards is
+    /// [`Topic::offset_for_time`]'s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::{AutoOffsetReset, Message, Topic};
+    /// let topic = Topic::builder("t").partitions(2).build().unwrap();
+    /// for (p, ts) in [(0, 100), (0, 300), (1, 200)] {
+    ///     topic.send(Message::new("x").partition(p).timestamp(ts)).unwrap();
+    /// }
+    /// let group = topic.consumer_group("g").auto_offset_reset(AutoOffsetReset::None).build().unwrap();
+    /// assert_eq!(group.reset_offsets_to_time(250).unwrap(), vec![1, 1]);
+    /// let mut c = group.join("c").unwrap();
+    /// let replay = c.poll(10, Duration::ZERO).unwrap();
+    /// assert_eq!(replay.iter().map(|r| r.timestamp).collect::<Vec<_>>(), [300]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Storage`] (then no committed offset is changed).
+    pub fn reset_offsets_to_time(&self, timestamp: u64) -> Result<Vec<u64>> {
+        let offsets = (0..self.topic.partitions())
+            .map(|p| self.topic.position_for_time(p, timestamp))
+            .collect::<Result<Vec<u64>>>()?;
+        let mut st = self.shared.state.lock();
+        let before = std::mem::replace(
+            &mut st.committed,
+            offsets.iter().map(|&o| Some(o)).collect(),
+        );
+        if let Err(e) = self.shared.persist(&st) {
+            st.committed = before;
+            return Err(e);
+        }
+        Ok(offsets)
+    }
+
     /// A snapshot of the group: members, generation, committed offsets and lag per partition.
     #[must_use]
     pub fn stats(&self) -> crate::stats::GroupStats {
@@ -649,15 +713,29 @@ impl GroupConsumer {
         Ok(st.generation)
     }
 
+    /// Where the reset policy puts a reader of `partition` (`None` for [`AutoOffsetReset::None`]).
+    fn reset_position(&self, partition: u32, earliest: u64, latest: u64) -> Result<Option<u64>> {
+        Ok(match self.group.shared.config.auto_offset_reset {
+            AutoOffsetReset::Earliest => Some(earliest),
+            AutoOffsetReset::Latest => Some(latest),
+            AutoOffsetReset::ByDuration(age) => {
+                let topic = &self.group.topic;
+                let age = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+                let since = topic.clock().unix_millis().saturating_sub(age);
+                Some(topic.position_for_time(partition, since)?)
+            }
+            AutoOffsetReset::None => None,
+        })
+    }
+
     /// Where to start in `partition` given the group's committed offset.
     fn resolve(&self, partition: u32, committed: Option<u64>) -> Result<u64> {
         let (earliest, latest) = self.group.topic.offsets(partition)?;
         match committed {
             Some(c) if c >= earliest && c <= latest => Ok(c),
-            _ => match self.group.shared.config.auto_offset_reset {
-                AutoOffsetReset::Earliest => Ok(earliest),
-                AutoOffsetReset::Latest => Ok(latest),
-                AutoOffsetReset::None => match committed {
+            _ => match self.reset_position(partition, earliest, latest)? {
+                Some(position) => Ok(position),
+                None => match committed {
                     None => Err(Error::NoOffset {
                         group: self.group.shared.name.clone(),
                         partition,
@@ -736,17 +814,13 @@ impl GroupConsumer {
                 Err(Error::OffsetOutOfRange {
                     earliest, latest, ..
                 }) => {
-                    let reset = match self.group.shared.config.auto_offset_reset {
-                        AutoOffsetReset::Earliest => earliest,
-                        AutoOffsetReset::Latest => latest,
-                        AutoOffsetReset::None => {
-                            return Err(Error::OffsetOutOfRange {
-                                partition: p,
-                                offset: pos,
-                                earliest,
-                                latest,
-                            });
-                        }
+                    let Some(reset) = self.reset_position(p, earliest, latest)? else {
+                        return Err(Error::OffsetOutOfRange {
+                            partition: p,
+                            offset: pos,
+                            earliest,
+                            latest,
+                        });
                     };
                     self.positions[p as usize] = Some(reset);
                     topic.read_into(p, reset, max - out.len(), out)?;
@@ -884,6 +958,39 @@ impl GroupConsumer {
         self.group.topic.check_position(partition, offset, true)?;
         self.positions[partition as usize] = Some(offset);
         Ok(())
+    }
+
+    /// Moves this member's position in one of its partitions to the first record whose timestamp is at
+    /// or after `timestamp` (Unix milliseconds), or to the end of the partition if no retained record is
+    /// that late: Kafka's `offsetsForTimes` followed by `seek`. Returns the new position (committed
+    /// with the member's next [`commit`](GroupConsumer::commit)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ember_stream::{AutoOffsetReset, Message, Topic};
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// for ts in [100, 200, 300] {
+    ///     topic.send(Message::new(format!("{ts}")).timestamp(ts)).unwrap();
+    /// }
+    /// let group = topic.consumer_group("g").auto_offset_reset(AutoOffsetReset::Latest).build().unwrap();
+    /// let mut c = group.join("c").unwrap();
+    /// c.heartbeat().unwrap(); // picks up the assignment (partition 0, at the end)
+    /// assert_eq!(c.seek_to_time(0, 150).unwrap(), 1);
+    /// assert_eq!(c.poll(10, Duration::ZERO).unwrap().len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotAssigned`] if the partition is not this member's; [`Error::Storage`].
+    pub fn seek_to_time(&mut self, partition: u32, timestamp: u64) -> Result<u64> {
+        if !self.assignment.contains(&partition) {
+            return Err(Error::NotAssigned {
+                member: self.id.to_string(),
+                partition,
+            });
+        }
+        let offset = self.group.topic.position_for_time(partition, timestamp)?;
+        self.positions[partition as usize] = Some(offset);
+        Ok(offset)
     }
 
     /// Leaves the group (it rebalances at once), committing first if auto-commit is on. Dropping the

@@ -55,6 +55,11 @@
 //!   unkeyed ones round-robin or sticky ([`UnkeyedPolicy`]).
 //! - **Reading**: [`Topic::read`] from any retained offset (replay), [`Topic::read_blocking`] waiting for
 //!   the next append with a timeout, a [`Consumer`] iterator over one or all partitions.
+//! - **Seeking by time** (Kafka's `offsetsForTimes`): [`Topic::offset_for_time`] gives the first offset
+//!   whose record timestamp is at or after a time, from a per-partition time index (no scan);
+//!   [`Start::Time`], [`Consumer::seek_to_time`], [`GroupConsumer::seek_to_time`],
+//!   [`ConsumerGroup::reset_offsets_to_time`] and [`AutoOffsetReset::ByDuration`] start or move readers
+//!   there ("replay the last hour").
 //! - **Consumer groups**, the Kafka model ([`group`]): members, range or round-robin assignment,
 //!   rebalancing on join, leave and session timeout, committed offsets, `auto_offset_reset`. At least
 //!   once: what was polled but not committed is redelivered after a crash or rebalance.
@@ -86,6 +91,7 @@ pub mod pubsub;
 mod record;
 pub mod stats;
 pub mod storage;
+mod timeindex;
 mod topic;
 pub mod window;
 
@@ -98,4 +104,5 @@ pub use pending::{
 pub use pubsub::{Pattern, Subscription};
 pub use record::{Bytes, Header, Message, Record, RecordId};
 pub use stats::{GroupPartitionStats, GroupStats, PartitionStats, TopicStats, WorkGroupStats};
+pub use timeindex::OffsetAndTimestamp;
 pub use topic::{Retention, StorageFactory, Topic, TopicBuilder, UnkeyedPolicy};

@@ -31,6 +31,7 @@ use hashbrown::HashSet;
 
 use crate::error::Result;
 use crate::record::{Bytes, Record};
+use crate::timeindex::{OffsetAndTimestamp, TimeIndex};
 
 /// A record with the time it was appended (milliseconds since the Unix epoch, from the topic's clock),
 /// which retention by age judges by.
@@ -148,6 +149,37 @@ pub trait PartitionStorage: Send + Sync + fmt::Debug {
     /// [`Error::Storage`](crate::Error::Storage) if the storage failed.
     fn trim(&mut self, limits: &TrimLimits) -> Result<Trimmed>;
 
+    /// The first stored record, in offset order, whose timestamp is `>= timestamp`: its offset and
+    /// timestamp, or `None` if no stored record has such a timestamp (Kafka's lookup by timestamp; the
+    /// rule is spelled out in [`Topic::offset_for_time`](crate::Topic::offset_for_time)).
+    ///
+    /// The default reads the records from [`earliest`](PartitionStorage::earliest) on until it finds
+    /// one: correct for any storage but linear in the partition's length. [`MemoryStorage`] and the
+    /// durable `LogStorage` keep a time index instead and answer in a few hundred comparisons.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) if the records could not be read.
+    fn offset_for_time(&self, timestamp: u64) -> Result<Option<OffsetAndTimestamp>> {
+        let mut next = self.earliest();
+        let end = self.next_offset();
+        let mut batch = Vec::new();
+        while next < end {
+            batch.clear();
+            self.read(next, 1024, &mut batch)?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            next = last.offset + 1;
+            if let Some(r) = batch.iter().find(|r| r.timestamp >= timestamp) {
+                return Ok(Some(OffsetAndTimestamp {
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
     /// Log compaction: keeps only the latest record of each key (unkeyed records are kept), without
     /// changing any offset. The default reports [`Error::Unsupported`](crate::Error::Unsupported).
     ///
@@ -167,7 +199,8 @@ pub trait PartitionStorage: Send + Sync + fmt::Debug {
 /// A segment is freed when retention has removed all its records.
 ///
 /// Reads find their start in O(1) while offsets are dense and by binary search after compaction made
-/// gaps; trimming the head is O(records removed).
+/// gaps; trimming the head is O(records removed). A time index (a maximum timestamp per 64 offsets,
+/// and per 4 096, ...) answers [`offset_for_time`](PartitionStorage::offset_for_time) without a scan.
 ///
 /// ```
 /// use ember_stream::storage::{MemoryStorage, PartitionStorage};
@@ -187,6 +220,8 @@ pub struct MemoryStorage {
     active_last: u64,
     /// Sealed segments, oldest first, with consecutive ids.
     sealed: VecDeque<Sealed>,
+    /// Largest timestamps per range of offsets, for lookups by time.
+    times: TimeIndex,
 }
 
 const SEGMENT: usize = 256 * 1024;
@@ -339,6 +374,7 @@ impl MemoryStorage {
         debug_assert_eq!(slot.offset, self.next_offset);
         self.next_offset = slot.offset + 1;
         self.bytes += slot.size();
+        self.times.push(slot.offset, slot.timestamp);
         self.slots.push_back(slot);
     }
 
@@ -474,8 +510,24 @@ impl PartitionStorage for MemoryStorage {
         if trimmed.records > 0 {
             self.start = self.slots.front().map_or(self.next_offset, |r| r.offset);
             self.release_segments();
+            self.times.trim_before(self.start);
         }
         Ok(trimmed)
+    }
+
+    fn offset_for_time(&self, timestamp: u64) -> Result<Option<OffsetAndTimestamp>> {
+        self.times.find(timestamp, self.start, &mut |lo, hi| {
+            let from = self.start_index(lo);
+            Ok(self
+                .slots
+                .range(from..)
+                .take_while(|s| s.offset < hi)
+                .find(|s| s.timestamp >= timestamp)
+                .map(|s| OffsetAndTimestamp {
+                    offset: s.offset,
+                    timestamp: s.timestamp,
+                }))
+        })
     }
 
     fn compact(&mut self) -> Result<Trimmed> {
@@ -505,6 +557,13 @@ impl PartitionStorage for MemoryStorage {
             }
             k
         });
+        if trimmed.records > 0 {
+            // Removed records may have held a leaf's largest timestamp: index the survivors afresh.
+            self.times.clear();
+            for slot in &self.slots {
+                self.times.push(slot.offset, slot.timestamp);
+            }
+        }
         Ok(trimmed)
     }
 }

@@ -1,5 +1,6 @@
 //! The topic: N partitions, producing, reading, retention and compaction.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use crate::record::{Bytes, Message, NewRecord, Record, RecordId};
 use crate::storage::{
     CopiedRecord, MemoryStorage, PartitionStorage, StoredRecord, TrimLimits, Trimmed,
 };
+use crate::timeindex::OffsetAndTimestamp;
 
 /// How unkeyed records are spread over partitions.
 ///
@@ -785,6 +787,98 @@ impl Topic {
         self.expire(part)?;
         let log = part.log.read();
         Ok((log.earliest(), log.next_offset()))
+    }
+
+    /// Kafka's `offsetsForTimes` for one partition: the first retained record, in offset order, whose
+    /// timestamp is at or after `timestamp` (Unix milliseconds), as its offset and timestamp; `None` if
+    /// no retained record has such a timestamp. Age retention is applied first, as for reads.
+    ///
+    /// - A time older than every retained record gives the first retained record (the log start).
+    /// - Records trimmed by retention or removed by compaction are never returned.
+    /// - Equal timestamps: the earliest offset wins.
+    /// - **Timestamps that go backwards** (producer-set event times, [`Message::timestamp`]): the answer
+    ///   is the earliest *offset* whose timestamp is `>= timestamp`, as Kafka answers, not the record
+    ///   whose timestamp is nearest. Reading from it never skips a record at or after the time; records
+    ///   with older timestamps may follow it.
+    ///
+    /// Each partition keeps a sparse time index (see [`storage::PartitionStorage::offset_for_time`](crate::storage::PartitionStorage::offset_for_time)),
+    /// so a lookup costs a few hundred comparisons however long the partition is.
+    ///
+    /// ```
+    /// use ember_stream::{Message, OffsetAndTimestamp, Topic};
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// // Event times, out of order: offsets 0..4 carry 10, 30, 20, 40.
+    /// for ts in [10, 30, 20, 40] {
+    ///     topic.send(Message::new("e").timestamp(ts)).unwrap();
+    /// }
+    /// let at = |ts| topic.offset_for_time(0, ts).unwrap().map(|o| o.offset);
+    /// assert_eq!(at(0), Some(0)); // older than everything: the log start
+    /// assert_eq!(at(20), Some(1)); // the first offset at or after 20 holds 30
+    /// assert_eq!(at(31), Some(3));
+    /// assert_eq!(at(41), None); // nothing that late yet
+    /// assert_eq!(
+    ///     topic.offset_for_time(0, 40).unwrap(),
+    ///     Some(OffsetAndTimestamp { offset: 3, timestamp: 40 })
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`]; [`Error::Storage`].
+    pub fn offset_for_time(
+        &self,
+        partition: u32,
+        timestamp: u64,
+    ) -> Result<Option<OffsetAndTimestamp>> {
+        let part = self.part(partition)?;
+        self.expire(part)?;
+        let log = part.log.read();
+        log.offset_for_time(timestamp)
+    }
+
+    /// [`offset_for_time`](Topic::offset_for_time) for several partitions at once, as Kafka's
+    /// `offsetsForTimes(Map<TopicPartition, Long>)`: one `(partition, timestamp)` per partition (a
+    /// partition given twice is looked up with its last timestamp). Returns each partition's answer.
+    ///
+    /// ```
+    /// use ember_stream::{Message, Topic};
+    /// let topic = Topic::builder("t").partitions(2).build().unwrap();
+    /// for (p, ts) in [(0, 100), (0, 200), (1, 150)] {
+    ///     topic.send(Message::new("x").partition(p).timestamp(ts)).unwrap();
+    /// }
+    /// let found = topic.offsets_for_times([(0, 150), (1, 160)]).unwrap();
+    /// assert_eq!(found[&0].map(|o| o.offset), Some(1));
+    /// assert_eq!(found[&1], None);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] if any partition does not exist (then nothing is looked up);
+    /// [`Error::Storage`].
+    pub fn offsets_for_times(
+        &self,
+        timestamps: impl IntoIterator<Item = (u32, u64)>,
+    ) -> Result<BTreeMap<u32, Option<OffsetAndTimestamp>>> {
+        let wanted: BTreeMap<u32, u64> = timestamps.into_iter().collect();
+        for &partition in wanted.keys() {
+            self.part(partition)?;
+        }
+        wanted
+            .into_iter()
+            .map(|(p, ts)| Ok((p, self.offset_for_time(p, ts)?)))
+            .collect()
+    }
+
+    /// Where a reader of `partition` goes to read from `timestamp` on: the answer of
+    /// [`offset_for_time`](Topic::offset_for_time), or the log end offset when no retained record is
+    /// that late (Kafka's reset tool and `auto.offset.reset=by_duration` do the same).
+    pub(crate) fn position_for_time(&self, partition: u32, timestamp: u64) -> Result<u64> {
+        let part = self.part(partition)?;
+        self.expire(part)?;
+        // One lock: a record appended between the lookup and reading the end is not skipped.
+        let log = part.log.read();
+        Ok(match log.offset_for_time(timestamp)? {
+            Some(found) => found.offset,
+            None => log.next_offset(),
+        })
     }
 
     /// Checks a position a reader or a group may be set to: at most the log end offset and, if

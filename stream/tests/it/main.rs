@@ -8,5 +8,6 @@ mod pending;
 mod pubsub;
 mod retention;
 mod support;
+mod time_index;
 mod topic;
 mod window;

@@ -436,9 +436,15 @@ fn a_new_work_group_keeps_its_starting_cursors_and_its_journal_stays_bounded() {
 }
 
 const WG_CRASH_DIR: &str = "EMBER_STREAM_WG_CRASH_DIR";
+/// Records a work-group crash child reads before it stops and waits to be killed: fewer than the
+/// records each run has, so a child never runs out and exits on its own (with fast fsyncs, e.g. a
+/// tmpfs `/tmp`, a child used to read all 400 before the parent got to its kill), and more than the
+/// lines after which the parent kills it, so the kill usually lands mid-read or mid-ack.
+const WG_CRASH_READS: usize = 50;
 
 /// The child of the work-group crash test: reads one record at a time and acks every other one,
-/// printing each read once it returned, and each ack before it starts and once it returned.
+/// printing each read once it returned, and each ack before it starts and once it returned. After
+/// [`WG_CRASH_READS`] records it prints `IDLE` and blocks until it is killed: it never ends by itself.
 #[test]
 #[ignore = "child process of the work-group crash test"]
 fn work_group_crash_child() {
@@ -450,10 +456,12 @@ fn work_group_crash_child() {
         .build()
         .unwrap();
     println!("READY");
-    for i in 0.. {
-        let Some(d) = group.read("w", 1).unwrap().pop() else {
-            return;
-        };
+    for i in 0..WG_CRASH_READS {
+        let d = group
+            .read("w", 1)
+            .unwrap()
+            .pop()
+            .expect("every run has more records than a child reads");
         let (p, o) = (d.record.partition, d.record.offset);
         println!("READ {p} {o}");
         if i % 2 == 0 {
@@ -462,6 +470,10 @@ fn work_group_crash_child() {
             group.set_cursor(p, o + 1).unwrap(); // a fallible call after the ack: a failure surfaces
             println!("ACKED {p} {o}");
         }
+    }
+    println!("IDLE");
+    loop {
+        std::thread::park(); // until the SIGKILL
     }
 }
 
@@ -475,6 +487,7 @@ fn sigkill_keeps_every_read_of_a_work_group_pending_until_acked() {
 
     let dir = tempfile::tempdir().unwrap();
     let topic = crash_topic(dir.path());
+    // 4 runs of at most WG_CRASH_READS reads each: the records never run out.
     for i in 0..400 {
         topic.append_unkeyed(format!("job {i}")).unwrap();
     }
@@ -516,11 +529,14 @@ fn sigkill_keeps_every_read_of_a_work_group_pending_until_acked() {
                     lines += 1;
                 }
             }
-            if lines >= kill_after && !killed {
+            // A child that read its share waits for the kill (it never exits by itself, so the
+            // pipe stays open until the kill: this loop always ends).
+            if (lines >= kill_after || line.contains("IDLE")) && !killed {
                 child.kill().unwrap(); // SIGKILL
                 killed = true;
             }
         }
+        assert!(killed, "the child printed its lines and was killed");
         assert!(!child.wait().unwrap().success(), "the child was killed");
         let topic = crash_topic(dir.path());
         let group = topic.work_group("workers").build().unwrap();

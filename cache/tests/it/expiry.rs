@@ -610,7 +610,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::cases(200)))]
 
     /// The cache against a model of the documented rules: the earliest of the cache-wide TTL (from
     /// the last write, unless that write had an explicit TTL), the cache-wide TTI (from the last read

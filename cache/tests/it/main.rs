@@ -9,6 +9,15 @@ mod stress;
 mod traces;
 mod write;
 
+/// Proptest cases for a property: `default`, or `PROPTEST_CASES` when it is set, so a hunt for rare
+/// inputs can run many more cases than CI does (an explicit `cases` in a config ignores the variable).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 use std::time::Duration;
 
 /// Spins (yielding) until `cond` holds; panics after a generous bound. Used only to wait for the

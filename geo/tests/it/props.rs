@@ -112,7 +112,7 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(48), ..ProptestConfig::default() })]
 
     #[test]
     fn radius_matches_brute_force(case in case(), radius_km in 0.0..3000.0f64) {

@@ -10,6 +10,15 @@ mod multi;
 mod redlock;
 mod stress;
 
+/// Proptest cases for a property: `default`, or `PROPTEST_CASES` when it is set, so a hunt for rare
+/// inputs can run many more cases than CI does (an explicit `cases` in a config ignores the variable).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 use std::thread;
 use std::time::Duration;
 

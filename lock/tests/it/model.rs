@@ -71,7 +71,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(200), ..ProptestConfig::default() })]
     #[test]
     fn manager_matches_sequential_model(ops in proptest::collection::vec(op(), 1..80)) {
         let clock = ManualClock::new();

@@ -37,7 +37,7 @@ fn open(dir: &std::path::Path) -> Log {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(40), ..ProptestConfig::default() })]
     #[test]
     fn log_matches_a_vec(ops in prop::collection::vec(op(), 1..60)) {
         let dir = tempfile::tempdir().unwrap();

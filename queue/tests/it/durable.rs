@@ -801,7 +801,7 @@ mod random {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: crate::cases(40), ..ProptestConfig::default() })]
         #[test]
         fn random_operations_and_restarts_keep_the_queue_whole(
             ops in proptest::collection::vec(op(), 1..80)

@@ -385,7 +385,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(150))]
+    #![proptest_config(ProptestConfig::with_cases(crate::cases(150)))]
 
     /// `no_ack` mode (ring, direct ring receives, groups, delays) against a model: a receive returns the
     /// visible message with the lowest id among those first in their group.

@@ -285,7 +285,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(200), ..ProptestConfig::default() })]
     #[test]
     fn queue_matches_the_sequential_model(ops in prop::collection::vec(op(), 1..120)) {
         run(ops)?;

@@ -6,6 +6,15 @@ mod nrt;
 mod quality;
 mod queries;
 
+/// Proptest cases for a property: `default`, or `PROPTEST_CASES` when it is set, so a hunt for rare
+/// inputs can run many more cases than CI does (an explicit `cases` in a config ignores the variable).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 use ember_search::{Document, Schema, SearchIndex, TextField};
 
 /// A small product catalogue: title (boost 2), body, tag keyword, likes, price, added date.

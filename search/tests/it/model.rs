@@ -30,7 +30,7 @@ fn bm25(docs: &[Vec<usize>], query: &[usize], k1: f64, b: f64) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(12), .. ProptestConfig::default() })]
 
     #[test]
     fn scores_match_bm25(
@@ -82,7 +82,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(24), .. ProptestConfig::default() })]
 
     /// Upserts replace, deletes remove, whatever mix of committed and pending writes an id has (the
     /// index skips the delete of ids it has never seen: this checks it never skips one it has).

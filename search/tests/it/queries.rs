@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use crate::{ids, products};
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(64), .. ProptestConfig::default() })]
 
     #[test]
     fn any_user_text_parses_or_errors_but_never_panics(s in "\\PC{0,40}") {

@@ -272,7 +272,7 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(crate::support::cases(96)))]
     #[test]
     fn topic_matches_sequential_model(ops in proptest::collection::vec(op(), 1..80)) {
         run(ops);

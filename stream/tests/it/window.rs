@@ -1017,7 +1017,7 @@ fn build(kind: Windows, delay: u64, lateness: u64) -> Windower<Key, ()> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(crate::support::cases(300)))]
 
     /// Arrival out of order by at most the watermark's bound: every window is emitted exactly once,
     /// Final, equal to the brute force, nothing late.

@@ -249,13 +249,19 @@ fn concurrent_producers_and_consumers_then_restart() {
 }
 
 #[test]
-fn concurrent_operations_share_fsyncs_under_always() {
+fn concurrent_sends_under_always_are_durable_with_at_most_one_fsync_each() {
+    // Whether concurrent sends share an fsync (the ticket is settled outside the book's lock, so the
+    // log's group commit can cover several) depends on how the threads are scheduled: with fast
+    // fsyncs (a tmpfs) or one free core, every send got its own fsync, and an assertion of sharing
+    // (`fsyncs < 120`) failed about half the runs. The sharing is measured by the log's group-commit
+    // bench; here, what holds on any schedule: every send is durable when it returns, no send costs
+    // more than one fsync (besides segment rolls), and all 120 are there after a restart.
     use std::sync::{Arc, Barrier};
     use std::thread;
 
     let dir = tempfile::tempdir().unwrap();
     let q = Arc::new(open(dir.path()));
-    let fsyncs_before = q.log().stats().fsyncs;
+    let before = q.log().stats();
     let barrier = Arc::new(Barrier::new(4));
     let handles: Vec<_> = (0..4)
         .map(|t| {
@@ -273,10 +279,11 @@ fn concurrent_operations_share_fsyncs_under_always() {
     for h in handles {
         h.join().unwrap();
     }
-    let fsyncs = q.log().stats().fsyncs - fsyncs_before;
+    let after = q.log().stats();
+    let (fsyncs, rolls) = (after.fsyncs - before.fsyncs, after.rolls - before.rolls);
     assert!(
-        fsyncs < 120,
-        "120 sends from 4 threads share fsyncs: {fsyncs}"
+        fsyncs <= 120 + rolls,
+        "120 sends from 4 threads: at most one fsync each: {fsyncs} (rolls {rolls})"
     );
     drop(Arc::try_unwrap(q).unwrap());
     let q = open(dir.path());

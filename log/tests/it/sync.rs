@@ -188,7 +188,11 @@ fn stress_appenders_readers_and_retention_together() {
             thread::spawn(move || {
                 let mut checked = 0u64;
                 let mut out_of_range = 0u64;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Scan until the writers are done, then once more: a reader that the scheduler
+                // starts only after the writers finished still checks the records that are left,
+                // and that last scan (nothing is written or deleted any more) reaches the end.
+                loop {
+                    let last = stop.load(std::sync::atomic::Ordering::SeqCst);
                     let mut next = log.start_offset();
                     let mut last_seq = [None::<u32>; 4];
                     loop {
@@ -212,11 +216,16 @@ fn stress_appenders_readers_and_retention_together() {
                                 }
                             }
                             Err(ember_log::Error::OffsetOutOfRange { .. }) => {
+                                assert!(!last, "retention ran after the writers were done");
                                 out_of_range += 1;
                                 break; // retention overtook this reader: start again at the head
                             }
                             Err(e) => panic!("{e}"),
                         }
+                    }
+                    if last {
+                        assert_eq!(next, 1200, "the last scan reaches the end");
+                        break;
                     }
                 }
                 (checked, out_of_range)
@@ -226,7 +235,7 @@ fn stress_appenders_readers_and_retention_together() {
     for w in writers {
         w.join().unwrap();
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for r in readers {
         let (checked, _) = r.join().unwrap();
         assert!(checked > 0);

@@ -10,7 +10,11 @@ enum Op {
     Batch(Vec<Vec<u8>>),
     Roll,
     Reopen,
-    Read { from: u64, max: usize },
+    Read {
+        from: u64,
+        max: usize,
+        max_bytes: usize,
+    },
     DeleteBefore(u64),
 }
 
@@ -20,8 +24,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..8).prop_map(Op::Batch),
         1 => Just(Op::Roll),
         1 => Just(Op::Reopen),
-        3 => (0u64..200, 1usize..20).prop_map(|(from, max)| Op::Read { from, max }),
-        1 => (0u64..200).prop_map(Op::DeleteBefore),
+        // Legal but rare: no records wanted, a byte limit (0 = none), offsets far past the end.
+        3 => (
+            prop_oneof![8 => 0u64..200, 1 => Just(u64::MAX)],
+            prop_oneof![1 => Just(0usize), 8 => 1usize..20],
+            prop_oneof![3 => Just(0usize), 1 => 1usize..400],
+        )
+            .prop_map(|(from, max, max_bytes)| Op::Read { from, max, max_bytes }),
+        1 => prop_oneof![8 => 0u64..200, 1 => Just(u64::MAX)].prop_map(Op::DeleteBefore),
     ]
 }
 
@@ -60,12 +70,19 @@ proptest! {
                     drop(log);
                     log = open(dir.path());
                 }
-                Op::Read { from, max } => {
-                    match log.read(from, max, 0) {
+                Op::Read { from, max, max_bytes } => {
+                    match log.read(from, max, max_bytes) {
+                        Ok(recs) if max == 0 => prop_assert!(recs.is_empty()),
                         Ok(recs) => {
                             prop_assert!(from >= start);
-                            if (from as usize) < model.len() {
+                            if from < model.len() as u64 {
                                 prop_assert!(!recs.is_empty());
+                            }
+                            // It stops after the record that reaches the byte limit, not before.
+                            if max_bytes > 0 && !recs.is_empty() {
+                                let before_last: usize =
+                                    recs[..recs.len() - 1].iter().map(|r| r.payload.len()).sum();
+                                prop_assert!(before_last < max_bytes);
                             }
                             for (i, r) in recs.iter().enumerate() {
                                 prop_assert_eq!(r.offset, from + i as u64);
@@ -74,7 +91,7 @@ proptest! {
                             prop_assert!(recs.len() <= max);
                         }
                         Err(Error::OffsetOutOfRange { start: s, .. }) => {
-                            prop_assert!(from < start);
+                            prop_assert!(max > 0 && from < start);
                             prop_assert_eq!(s, start);
                         }
                         Err(e) => prop_assert!(false, "{e}"),

@@ -33,14 +33,19 @@ enum Op {
     },
 }
 
+/// A TTL in ms: mostly short, rarely zero (refused with `InvalidTtl`) or decades long.
+fn ttl() -> impl Strategy<Value = u64> {
+    prop_oneof![20 => 1u64..60, 1 => Just(0), 1 => Just(1 << 40)]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u8..3, 0u8..3, any::<bool>(), 1u64..60)
+        4 => (0u8..3, 0u8..3, any::<bool>(), ttl())
             .prop_map(|(res, owner, shared, ttl)| Op::Acquire { res, owner, shared, ttl }),
-        2 => (0u8..3, 0u8..3, 0u8..3, 1u64..60)
+        2 => (0u8..3, 0u8..3, 0u8..3, ttl())
             .prop_map(|(a, b, owner, ttl)| Op::AcquireAll { a, b, owner, ttl }),
         2 => (0usize..16).prop_map(|idx| Op::Release { idx }),
-        1 => (0usize..16, 1u64..60).prop_map(|(idx, ttl)| Op::Extend { idx, ttl }),
+        1 => (0usize..16, ttl()).prop_map(|(idx, ttl)| Op::Extend { idx, ttl }),
         2 => (0u64..40).prop_map(|ms| Op::Advance { ms }),
     ]
 }
@@ -84,6 +89,26 @@ proptest! {
 
         for op in ops {
             match op {
+                // A zero TTL is refused whatever the resource's state, and changes nothing.
+                Op::Acquire { res, owner, shared, ttl: 0 } => {
+                    let (res, owner) = (format!("r{res}"), format!("o{owner}"));
+                    let real = if shared {
+                        locks.try_acquire_shared(&res, owner.as_str(), Duration::ZERO)
+                    } else {
+                        locks.try_acquire(&res, owner.as_str(), Duration::ZERO)
+                    };
+                    prop_assert!(matches!(real, Err(Error::InvalidTtl { .. })), "{:?}", real);
+                }
+                Op::AcquireAll { a, b, owner, ttl: 0 } => {
+                    let names = [format!("r{a}"), format!("r{b}")];
+                    let refs = [names[0].as_str(), names[1].as_str()];
+                    let real = locks.try_acquire_all(&refs, format!("o{owner}").as_str(), Duration::ZERO);
+                    prop_assert!(matches!(real, Err(Error::InvalidTtl { .. })), "{:?}", real);
+                }
+                Op::Extend { idx, ttl: 0 } if !leases.is_empty() => {
+                    let real = locks.extend(&leases[idx % leases.len()], Duration::ZERO);
+                    prop_assert!(matches!(real, Err(Error::InvalidTtl { .. })), "{:?}", real);
+                }
                 Op::Acquire { res, owner, shared, ttl } => {
                     let res = format!("r{res}");
                     let owner = format!("o{owner}");

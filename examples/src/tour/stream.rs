@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ember_core::ManualClock;
+use ember_core::{Clock, ManualClock};
 use ember_stream::{AutoOffsetReset, Error, Retention, Start, Topic};
 
 /// Runs this section.
@@ -77,6 +77,24 @@ pub fn run() {
         "work group mailer: worker-1 took 10, acked 1, went silent; worker-2 claimed {} idle entries (delivery count {})",
         rescued.claimed.len(),
         rescued.claimed[0].deliveries
+    );
+
+    // Seek by time (Kafka's offsetsForTimes): where do the records from this moment on start?
+    let since = clock.unix_millis();
+    topic.append("customer:7", "order 1000").expect("append");
+    let p = topic.partition_for(b"customer:7");
+    let found = topic
+        .offset_for_time(p, since)
+        .expect("lookup")
+        .expect("a record that recent");
+    let replayed = topic
+        .partition_consumer(p, Start::Time(since))
+        .expect("consumer")
+        .count();
+    println!(
+        "offset_for_time(partition {p}, two minutes in) = offset {} of {}; a consumer starting there reads {replayed} record",
+        found.offset,
+        topic.offsets(p).expect("offsets").1
     );
 
     // Retention by age, judged by the (manual) clock.

@@ -287,6 +287,24 @@ fn consumers_start_and_seek_by_time() {
 }
 
 #[test]
+fn work_groups_start_by_time() {
+    let (topic, _clock) = manual_topic("t", 1);
+    for ts in [100, 300, 200, 400] {
+        send_at(&topic, 0, ts);
+    }
+    let group = topic
+        .work_group("w")
+        .start(Start::Time(250))
+        .build()
+        .unwrap();
+    let got = group.read("c", 10).unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.record.offset).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+#[test]
 fn groups_reset_and_seek_by_time() {
     let (topic, clock) = manual_topic("t", 2);
     let t0 = clock.unix_millis();

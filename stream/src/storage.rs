@@ -370,12 +370,15 @@ impl MemoryStorage {
         }
     }
 
+    #[inline]
     fn push(&mut self, slot: Slot) {
         debug_assert_eq!(slot.offset, self.next_offset);
-        self.next_offset = slot.offset + 1;
+        let (offset, timestamp) = (slot.offset, slot.timestamp);
+        self.next_offset = offset + 1;
         self.bytes += slot.size();
-        self.times.push(slot.offset, slot.timestamp);
+        // The slot goes straight into the deque; the index (which may call out) comes after.
         self.slots.push_back(slot);
+        self.times.push(offset, timestamp);
     }
 
     /// Frees the segments no remaining record points into.

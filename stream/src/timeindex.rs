@@ -106,6 +106,9 @@ pub(crate) struct TimeIndex {
     /// The leaf records are being appended to (not yet in `levels`) and its largest timestamp.
     open_leaf: u64,
     open_max: u64,
+    /// No node of `levels` ends at or below this offset: trimming below it has nothing to drop (lets
+    /// the steady state, one record trimmed per append, skip the levels).
+    trim_floor: u64,
 }
 
 impl Default for TimeIndex {
@@ -125,6 +128,7 @@ impl TimeIndex {
             levels: vec![Level::default(); levels],
             open_leaf: NONE,
             open_max: 0,
+            trim_floor: 0,
         }
     }
 
@@ -133,7 +137,7 @@ impl TimeIndex {
     }
 
     /// Records the timestamp of the record at `offset` (offsets pushed in increasing order).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, offset: u64, timestamp: u64) {
         let leaf = offset >> self.leaf_bits;
         if leaf == self.open_leaf {
@@ -163,6 +167,8 @@ impl TimeIndex {
             level.raise(leaf >> (self.fan_bits * k as u32), max);
         }
         self.open_leaf = NONE;
+        // A level may have gained its first node: the next trim looks again.
+        self.trim_floor = 0;
     }
 
     /// Forgets everything (the owner pushes its records again, after compaction).
@@ -172,10 +178,21 @@ impl TimeIndex {
         }
         self.open_leaf = NONE;
         self.open_max = 0;
+        self.trim_floor = 0;
     }
 
     /// Drops the nodes that hold only offsets below `start` (the new log start after a trim).
+    #[inline]
     pub(crate) fn trim_before(&mut self, start: u64) {
+        if start >= self.trim_floor {
+            self.drop_nodes_before(start);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_nodes_before(&mut self, start: u64) {
+        let mut floor = u64::MAX;
         for k in 0..self.levels.len() {
             let shift = self.shift(k);
             let level = &mut self.levels[k];
@@ -183,7 +200,11 @@ impl TimeIndex {
                 level.max.pop_front();
                 level.first += 1;
             }
+            if !level.max.is_empty() {
+                floor = floor.min(node_end(level.first, shift));
+            }
         }
+        self.trim_floor = floor;
     }
 
     /// Index entries held (for tests of the memory bound).

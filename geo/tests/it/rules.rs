@@ -451,3 +451,76 @@ fn bulk_load_path_matches_incremental_inserts() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn non_finite_origins_and_distances_are_typed_errors_and_huge_ones_find_all() {
+    use ember_geo::Mode;
+    for mode in [Mode::Exact, Mode::Redis] {
+        let index: GeoIndex<u32> = GeoIndex::builder().mode(mode).build().unwrap();
+        for i in 0..50u32 {
+            let (lon, lat) = (-179.9 + f64::from(i) * 7.0, -80.0 + f64::from(i) * 3.0);
+            index.add(i, lon, lat).unwrap();
+        }
+        for (lon, lat) in [
+            (f64::NAN, 0.0),
+            (0.0, f64::NAN),
+            (f64::INFINITY, 0.0),
+            (0.0, f64::NEG_INFINITY),
+        ] {
+            let radius = index
+                .search()
+                .from_point(lon, lat)
+                .radius(100.0, Unit::Kilometers)
+                .run();
+            assert!(
+                matches!(radius, Err(Error::InvalidCoordinates { .. })),
+                "{mode:?} ({lon}, {lat}): {radius:?}"
+            );
+            assert!(matches!(
+                index.nearest(lon, lat, 3),
+                Err(Error::InvalidCoordinates { .. })
+            ));
+        }
+        // Infinite (or overflowing to infinite in metres) distances are refused...
+        for d in [f64::INFINITY, f64::MAX] {
+            let search = || index.search().from_point(1.0, 1.0);
+            assert!(matches!(
+                search().radius(d, Unit::Kilometers).run(),
+                Err(Error::InvalidDistance { .. })
+            ));
+            assert!(matches!(
+                search().by_box(d, d, Unit::Kilometers).run(),
+                Err(Error::InvalidDistance { .. })
+            ));
+            assert!(matches!(
+                search().ring(0.0, d, Unit::Kilometers).run(),
+                Err(Error::InvalidDistance { .. })
+            ));
+        }
+        // ... a huge finite one covers the whole earth, and -0.0 is zero.
+        let search = || index.search().from_point(1.0, 1.0);
+        assert_eq!(
+            search()
+                .radius(1e300, Unit::Kilometers)
+                .run()
+                .unwrap()
+                .len(),
+            50
+        );
+        assert_eq!(
+            search()
+                .by_box(1e300, 1e300, Unit::Kilometers)
+                .run()
+                .unwrap()
+                .len(),
+            50
+        );
+        assert!(
+            search()
+                .radius(-0.0, Unit::Meters)
+                .run()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -48,6 +48,8 @@ pub enum Policy {
     /// shrink it (ARC-style ghost lists), and a hill climber on the sampled hit ratio corrects the
     /// direction, so recency-heavy workloads behave like LRU and frequency-heavy ones like LFU. Hits
     /// only set a referenced bit (CLOCK-style), so reads are nearly as cheap as a hash map lookup.
+    /// Small shards (capacity up to 1024) spend a little more per hit to decide more precisely: hits
+    /// keep exact LRU order, and main's victim is the least popular of its oldest probation entries.
     #[default]
     Adaptive,
 }
@@ -215,7 +217,8 @@ mod tests {
     /// the same requests, one through each, evict the same entries in the same order.
     #[test]
     fn hits_with_seen_decide_as_plain_hits() {
-        for cap in [10u64, 100, 1000] {
+        // Small caches (exact order) and large ones (CLOCK bits with the `seen` shortcut).
+        for cap in [10u64, 100, 1000, 1500] {
             let mut plain = AnyPolicy::new(Policy::Adaptive, cap);
             let mut fast = AnyPolicy::new(Policy::Adaptive, cap);
             let mut resident: HashMap<u64, (u32, u32)> = HashMap::new();
@@ -265,8 +268,9 @@ mod tests {
                     free.push(v);
                 }
             }
+            // A small cache never skips (its hits all move entries), so `seen` stays put there.
             assert!(
-                skipped > 1000,
+                cap <= adaptive::EXACT_MAX_CAPACITY || skipped > 1000,
                 "cap {cap}: the fast path was taken {skipped} times"
             );
         }

@@ -91,10 +91,13 @@ fn stress_no_lost_wakeups() {
             );
             s.spawn(move || {
                 loop {
+                    // The epoch first, then the exit check: a consumer that read `taken` just before
+                    // the last take and the epoch just after the final notify below would otherwise
+                    // wait for a notify that never comes (a hang of the test, not of the signal).
+                    let seen = signal.epoch();
                     if taken.load(Ordering::SeqCst) >= N {
                         return;
                     }
-                    let seen = signal.epoch();
                     {
                         let mut c = counter.lock();
                         if *c > 0 {

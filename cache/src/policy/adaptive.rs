@@ -86,6 +86,10 @@ pub(crate) struct Adaptive {
     freq: Vec<u8>,
     /// The sketch's halvings already applied to `freq`.
     halvings: u32,
+    /// Small caches only: how many probation entries have each recorded frequency (a probation
+    /// entry's frequency only changes when the sketch is halved, since a hit promotes it), so that
+    /// the search for main's victim can stop at the least frequency present.
+    probation_freqs: [u32; 16],
     rng: u64,
 }
 
@@ -116,6 +120,7 @@ impl Adaptive {
             exact: capacity <= EXACT_MAX_CAPACITY,
             freq: Vec::new(),
             halvings: 0,
+            probation_freqs: [0; 16],
             rng: 0x9E37_79B9_7F4A_7C15 ^ capacity,
         }
     }
@@ -151,6 +156,9 @@ impl Adaptive {
 
     fn unlink(&mut self, idx: u32) {
         let (q, w) = (self.queue[idx as usize], self.weight[idx as usize]);
+        if q == PROBATION && self.exact {
+            self.count_probation(idx, false);
+        }
         let mut list = *self.list(q);
         list.unlink(&mut self.links, idx, w);
         *self.list(q) = list;
@@ -159,6 +167,9 @@ impl Adaptive {
     fn push(&mut self, q: u8, idx: u32) {
         let w = self.weight[idx as usize];
         self.queue[idx as usize] = q;
+        if q == PROBATION && self.exact {
+            self.count_probation(idx, true);
+        }
         self.take_ref(idx);
         let mut list = *self.list(q);
         list.push_front(&mut self.links, idx, w);
@@ -221,6 +232,12 @@ impl Adaptive {
     #[cold]
     #[inline(never)]
     fn least_frequent_probation(&self, tail: u32) -> u32 {
+        // Nothing in probation is less frequent than this: the search can stop when it meets it.
+        let floor = self
+            .probation_freqs
+            .iter()
+            .position(|&c| c > 0)
+            .unwrap_or(0) as u8;
         let mut best = (self.freq[tail as usize], tail);
         for v in self
             .probation
@@ -228,8 +245,8 @@ impl Adaptive {
             .take(EXACT_VICTIM_SAMPLE)
             .skip(1)
         {
-            if best.0 == 0 {
-                break; // nothing is less popular: the oldest of the least popular is found
+            if best.0 <= floor {
+                break; // the oldest of the least frequent entries is found
             }
             let f = self.freq[v as usize];
             if f < best.0 {
@@ -244,8 +261,9 @@ impl Adaptive {
     #[cold]
     #[inline(never)]
     fn touch_exact(&mut self, idx: u32, hash: u64) {
-        self.sketch.increment(hash);
-        self.note_frequency(idx, hash);
+        let freq = self.sketch.increment(hash);
+        debug_assert_eq!(freq, self.sketch.frequency(hash));
+        self.note_frequency(idx, freq);
         match self.queue[idx as usize] {
             WINDOW => self.window.move_front(&mut self.links, idx),
             PROBATION => {
@@ -257,17 +275,40 @@ impl Adaptive {
         }
     }
 
-    /// Small caches: records `idx`'s frequency after an increment of its key (applying any halving
-    /// of the sketch to every recorded frequency first).
-    fn note_frequency(&mut self, idx: u32, hash: u64) {
+    /// Small caches: records `idx`'s frequency `freq` after an increment of its key (applying any
+    /// halving of the sketch to every recorded frequency first).
+    fn note_frequency(&mut self, idx: u32, freq: u8) {
         if self.sketch.halvings != self.halvings {
             let n = self.sketch.halvings.wrapping_sub(self.halvings).min(4);
             for f in &mut self.freq {
                 *f >>= n;
             }
+            let mut counts = [0; 16];
+            for (f, c) in self.probation_freqs.iter().enumerate() {
+                counts[f >> n] += c;
+            }
+            self.probation_freqs = counts;
             self.halvings = self.sketch.halvings;
         }
-        self.freq[idx as usize] = self.sketch.frequency(hash);
+        let in_probation = self.queue[idx as usize] == PROBATION;
+        if in_probation {
+            self.count_probation(idx, false);
+        }
+        self.freq[idx as usize] = freq;
+        if in_probation {
+            self.count_probation(idx, true);
+        }
+    }
+
+    /// Small caches: counts `idx` in (or out of) `probation_freqs` at its recorded frequency.
+    fn count_probation(&mut self, idx: u32, add: bool) {
+        let c = &mut self.probation_freqs[usize::from(self.freq[idx as usize] & 15)];
+        if add {
+            *c += 1;
+        } else {
+            debug_assert!(*c > 0, "probation frequency counts out of step");
+            *c = c.saturating_sub(1);
+        }
     }
 
     /// Moves window overflow into probation while main has room.
@@ -413,11 +454,12 @@ impl Eviction for Adaptive {
         }
         self.weight[i] = weight;
         self.hash[i] = hash;
-        self.sketch.increment(hash);
-        if self.exact {
-            self.note_frequency(idx, hash);
-        }
+        let freq = self.sketch.increment(hash);
         self.push(WINDOW, idx);
+        if self.exact {
+            debug_assert_eq!(freq, self.sketch.frequency(hash));
+            self.note_frequency(idx, freq);
+        }
         self.fill_main();
     }
 
@@ -694,21 +736,31 @@ impl Sketch {
     }
 
     #[inline]
-    fn increment(&mut self, hash: u64) {
+    /// Counts `hash` once; returns its frequency afterwards.
+    fn increment(&mut self, hash: u64) -> u8 {
         let mut added = false;
-        for (w, s) in self.slots(hash) {
+        let slots = self.slots(hash);
+        for &(w, s) in &slots {
             let v = (self.table[w] >> s) & 15;
             if v < 15 {
                 self.table[w] += 1 << s;
                 added = true;
             }
         }
+        // Read back (two of the four counters may be the same one).
+        let mut estimate = slots
+            .iter()
+            .map(|&(w, s)| ((self.table[w] >> s) & 15) as u8)
+            .min()
+            .unwrap_or(0);
         if added || self.count_saturated {
             self.additions += 1;
             if self.additions >= self.sample {
                 self.halve();
+                estimate >>= 1;
             }
         }
+        estimate
     }
 }
 
@@ -774,6 +826,7 @@ impl Climber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn sketch_counts_and_halves() {
@@ -786,6 +839,8 @@ mod tests {
             s.increment(7);
         }
         assert_eq!(s.frequency(7), 15, "saturates at 15");
+        assert_eq!(s.increment(7), 15, "increment returns the new estimate");
+        assert_eq!(s.increment(99), 1);
         s.halve();
         assert_eq!(s.frequency(7), 7);
         assert_eq!(s.frequency(42), 2);
@@ -814,7 +869,8 @@ mod tests {
             for _ in 0..3 {
                 p.sketch.increment(hash(i));
             }
-            p.note_frequency(i, hash(i));
+            let freq = p.sketch.frequency(hash(i));
+            p.note_frequency(i, freq);
         }
         // A new entry pushes entry 9 out of the window; 9 is now popular too.
         for _ in 0..3 {
@@ -867,6 +923,77 @@ mod tests {
         let before: Vec<u8> = big.queue[..4].to_vec();
         big.on_hit(0, hash(0));
         assert_eq!(&big.queue[..4], &before[..]);
+    }
+
+    /// The per-frequency counts of probation stay exact through hits, evictions, removals and
+    /// halvings, so the victim search that stops at the least frequency present picks what a full
+    /// search of probation's oldest entries picks.
+    #[test]
+    fn small_cache_victim_search_matches_a_full_search() {
+        for cap in [16u64, 71, 300, 1024] {
+            let mut p = Adaptive::new(cap);
+            let mut resident: HashMap<u64, u32> = HashMap::new();
+            let mut key_of: HashMap<u32, u64> = HashMap::new();
+            let (mut free, mut next) = (Vec::new(), 0u32);
+            let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ cap;
+            let mut checked = 0;
+            for step in 0..30_000u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = if x % 3 == 0 {
+                    (x >> 8) % cap
+                } else {
+                    (x >> 8) % (cap * 6)
+                };
+                let hash = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                if let Some(&idx) = resident.get(&key) {
+                    if step % 97 == 0 {
+                        p.on_remove(idx);
+                        resident.remove(&key);
+                        key_of.remove(&idx);
+                        free.push(idx);
+                    } else {
+                        p.on_hit(idx, hash);
+                    }
+                    continue;
+                }
+                p.on_miss(hash);
+                let idx = free.pop().unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                });
+                p.on_insert(idx, hash, 1);
+                resident.insert(key, idx);
+                key_of.insert(idx, key);
+                while resident.len() as u64 > cap {
+                    let mut counts = [0u32; 16];
+                    for v in p.probation.iter_from_back(&p.links) {
+                        counts[usize::from(p.freq[v as usize])] += 1;
+                    }
+                    assert_eq!(counts, p.probation_freqs, "cap {cap}, step {step}");
+                    if let Some(tail) = p.probation.back() {
+                        let mut full = (p.freq[tail as usize], tail);
+                        for v in p
+                            .probation
+                            .iter_from_back(&p.links)
+                            .take(EXACT_VICTIM_SAMPLE)
+                        {
+                            if p.freq[v as usize] < full.0 {
+                                full = (p.freq[v as usize], v);
+                            }
+                        }
+                        assert_eq!(p.least_frequent_probation(tail), full.1);
+                        checked += 1;
+                    }
+                    let v = p.victim().expect("over capacity, so not empty");
+                    resident.remove(&key_of.remove(&v).expect("resident victim"));
+                    free.push(v);
+                }
+            }
+            assert!(p.sketch.halvings > 2, "cap {cap}: the sketch was halved");
+            assert!(checked > 1000, "cap {cap}: {checked} searches checked");
+        }
     }
 
     #[test]

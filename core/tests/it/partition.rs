@@ -1,4 +1,4 @@
-use ember_core::partition::{ConsistentHash, HashPartitioner, Partitioner};
+use ember_core::partition::{ConsistentHash, HashAlgorithm, HashPartitioner, Partitioner};
 
 const KEYS: u32 = 100_000;
 
@@ -114,11 +114,59 @@ mod props {
 
     proptest! {
         #[test]
-        fn partition_is_in_range_and_deterministic(key in proptest::collection::vec(any::<u8>(), 0..64), n in 1u32..1000) {
-            let p = HashPartitioner::kafka();
+        fn partition_is_in_range_and_deterministic(
+            key in proptest::collection::vec(any::<u8>(), 0..64),
+            n in prop_oneof![8 => 1u32..1000, 1 => Just(1u32), 1 => Just(u32::MAX), 1 => any::<u32>()],
+            fnv in any::<bool>(),
+        ) {
+            let p = if fnv {
+                HashPartitioner::new(HashAlgorithm::Fnv1a)
+            } else {
+                HashPartitioner::kafka()
+            };
+            // No partitions at all: 0, as documented, rather than a division by zero.
+            prop_assert_eq!(p.partition(&key, 0), 0);
+            if n == 0 {
+                return Ok(());
+            }
             let a = p.partition(&key, n);
             prop_assert!(a < n);
             prop_assert_eq!(a, p.partition(&key, n));
+        }
+
+        /// Rare but legal ring set-ups (0 virtual nodes and weight 0 are taken as 1, nodes added
+        /// twice): every key has an owner on the ring, and removing a node moves only its own keys.
+        #[test]
+        fn ring_moves_only_the_keys_of_a_removed_node(
+            vnodes in prop_oneof![Just(0u32), Just(1), 1u32..200],
+            nodes in proptest::collection::vec((0u8..12, prop_oneof![Just(0u32), 1u32..4]), 1..10),
+            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..16), 1..50),
+            gone in 0u8..12,
+        ) {
+            let mut ring = ConsistentHash::with_virtual_nodes(vnodes);
+            let mut present = Vec::new();
+            for (node, weight) in nodes {
+                let added = ring.add_weighted_node(node, weight);
+                prop_assert_eq!(added, !present.contains(&node));
+                if added {
+                    present.push(node);
+                }
+            }
+            prop_assert_eq!(ring.len(), present.len());
+            let before: Vec<u8> = keys.iter().map(|k| *ring.node_for(k).unwrap()).collect();
+            prop_assert!(before.iter().all(|b| present.contains(b)));
+            prop_assert_eq!(ring.remove_node(&gone), present.contains(&gone));
+            for (k, b) in keys.iter().zip(&before) {
+                match ring.node_for(k) {
+                    None => prop_assert!(ring.is_empty()),
+                    Some(a) => {
+                        prop_assert_ne!(*a, gone);
+                        if *b != gone {
+                            prop_assert_eq!(a, b);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -28,12 +28,21 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Append(k, v)),
         2 => proptest::collection::vec((key, any::<u32>()), 0..6).prop_map(Op::Batch),
-        3 => (0..PARTITIONS, 0u64..40, 0usize..8).prop_map(|(p, f, m)| Op::Read(p, f, m)),
-        1 => (0..PARTITIONS, 0u64..40).prop_map(|(p, o)| Op::Trim(p, o)),
+        // Legal but rare: a partition one past the last (a typed error), offset u64::MAX.
+        3 => (partition(), offset(), 0usize..8).prop_map(|(p, f, m)| Op::Read(p, f, m)),
+        1 => (partition(), offset()).prop_map(|(p, o)| Op::Trim(p, o)),
         3 => (0usize..10).prop_map(Op::Poll),
         2 => Just(Op::Commit),
         1 => Just(Op::Crash),
     ]
+}
+
+fn partition() -> impl Strategy<Value = u32> {
+    prop_oneof![12 => 0..PARTITIONS, 1 => Just(PARTITIONS)]
+}
+
+fn offset() -> impl Strategy<Value = u64> {
+    prop_oneof![12 => 0u64..40, 1 => Just(u64::MAX)]
 }
 
 #[derive(Default, Clone)]
@@ -171,6 +180,28 @@ fn run(ops: Vec<Op>) {
                 };
                 let got: Vec<(u32, u64)> = ids.iter().map(|id| (id.partition, id.offset)).collect();
                 assert_eq!(got, expected);
+            }
+            Op::Read(p, from, max) if p == PARTITIONS => {
+                let result = topic.read(p, from, max);
+                assert!(
+                    matches!(
+                        result,
+                        Err(Error::UnknownPartition { partition, partitions })
+                            if partition == PARTITIONS && partitions == PARTITIONS
+                    ),
+                    "{result:?}"
+                );
+            }
+            Op::Trim(p, min_offset) if p == PARTITIONS => {
+                let limits = TrimLimits {
+                    min_offset: Some(min_offset),
+                    ..TrimLimits::default()
+                };
+                let result = topic.trim(p, &limits);
+                assert!(
+                    matches!(result, Err(Error::UnknownPartition { .. })),
+                    "{result:?}"
+                );
             }
             Op::Read(p, from, max) => {
                 let part = &model.parts[p as usize];

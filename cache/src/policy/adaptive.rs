@@ -14,12 +14,13 @@
 //! a referenced protected tail gets a second chance. So a hit costs one byte write, and the lists
 //! approximate LRU order as CLOCK does.
 //!
-//! Small caches (a shard of at most 1024 of capacity: entries, or weight with a weigher) trade a little hit-path work for precision,
-//! since there each slot is a large share of the cache and the lists stay in the CPU's nearest
-//! cache: a hit moves its entry in exact LRU order (a probation hit is promoted at once) and counts
-//! in the sketch every time; main's victim is the least frequent of probation's 32 oldest entries
-//! (by each entry's frequency as of its last access) rather than its tail; a candidate must beat it by more than one count; protected is 70 % of
-//! main; and the sketch ages by requests (saturated counts included).
+//! Small caches (a shard of at most 1024 of capacity: entries, or weight with a weigher) trade a
+//! little hit-path work for precision, since there each slot is a large share of the cache and the
+//! lists stay in the CPU's nearest cache: a hit moves its entry in exact LRU order (a probation hit
+//! is promoted at once) and counts in the sketch every time; main's victim is the least frequent of
+//! probation's 32 oldest entries (by each entry's frequency as of its last access) rather than its
+//! tail; a candidate must beat it by more than one count; protected is 70 % of main; and the sketch
+//! ages by requests (saturated counts included).
 //!
 //! The frequency sketch is a 4-bit count-min sketch of 4 counters per key, all in one 64-byte block,
 //! halved every 10 × capacity increments (at least every 2048) so popularity decays.

@@ -103,8 +103,10 @@ pub(crate) struct TimeIndex {
     fan_bits: u32,
     /// `levels[k]`: nodes of `2^(leaf_bits + k * fan_bits)` offsets, over the committed leaves.
     levels: Vec<Level>,
-    /// The leaf records are being appended to (not yet in `levels`) and its largest timestamp.
+    /// The leaf records are being appended to (not yet in `levels`), the offset its successor starts
+    /// at, and its largest timestamp.
     open_leaf: u64,
+    open_end: u64,
     open_max: u64,
     /// No node of `levels` ends at or below this offset: trimming below it has nothing to drop (lets
     /// the steady state, one record trimmed per append, skip the levels).
@@ -127,6 +129,7 @@ impl TimeIndex {
             fan_bits,
             levels: vec![Level::default(); levels],
             open_leaf: NONE,
+            open_end: 0,
             open_max: 0,
             trim_floor: 0,
         }
@@ -139,22 +142,24 @@ impl TimeIndex {
     /// Records the timestamp of the record at `offset` (offsets pushed in increasing order).
     #[inline(always)]
     pub(crate) fn push(&mut self, offset: u64, timestamp: u64) {
-        let leaf = offset >> self.leaf_bits;
-        if leaf == self.open_leaf {
+        // Offsets only grow, so below `open_end` means inside the open leaf.
+        if offset < self.open_end {
             if timestamp > self.open_max {
                 self.open_max = timestamp;
             }
         } else {
-            self.open(leaf, timestamp);
+            self.open(offset, timestamp);
         }
     }
 
-    /// Commits the open leaf to the levels and opens `leaf`.
+    /// Commits the open leaf to the levels and opens the leaf of `offset`.
     #[cold]
     #[inline(never)]
-    fn open(&mut self, leaf: u64, timestamp: u64) {
+    fn open(&mut self, offset: u64, timestamp: u64) {
         self.commit_open();
+        let leaf = offset >> self.leaf_bits;
         self.open_leaf = leaf;
+        self.open_end = node_end(leaf, self.leaf_bits);
         self.open_max = timestamp;
     }
 
@@ -167,6 +172,7 @@ impl TimeIndex {
             level.raise(leaf >> (self.fan_bits * k as u32), max);
         }
         self.open_leaf = NONE;
+        self.open_end = 0;
         // A level may have gained its first node: the next trim looks again.
         self.trim_floor = 0;
     }
@@ -177,6 +183,7 @@ impl TimeIndex {
             level.max.clear();
         }
         self.open_leaf = NONE;
+        self.open_end = 0;
         self.open_max = 0;
         self.trim_floor = 0;
     }
@@ -392,8 +399,16 @@ mod tests {
         assert!(scanned < 300, "scanned {scanned} records");
     }
 
+    /// 64 cases, or `PROPTEST_CASES` when set (as the integration tests do).
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(64)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
         #[test]
         fn matches_brute_force(
             steps in prop::collection::vec((0u64..60, 0u8..10), 1..300),

@@ -528,7 +528,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(crate::support::cases(48)))]
 
     /// Against a brute-force model: the first retained record (by reading them all) with a timestamp at
     /// or after the target, under appends, event times going backwards, a clock set back, count

@@ -42,7 +42,8 @@ pub enum Error {
     /// `COUNT 0`, `NX` with `XX`…).
     #[error("syntax error: {0}")]
     Syntax(&'static str),
-    /// A polygon that is empty or has a NaN or infinite coordinate.
+    /// A polygon with fewer than three exterior points, a NaN or infinite coordinate, a longitude
+    /// outside −540..=540 or a ring spanning more than 360° of longitude (see [`crate::polygon`]).
     #[error("invalid polygon: {0}")]
     InvalidPolygon(&'static str),
     /// A geofence name that is already registered.

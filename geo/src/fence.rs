@@ -8,7 +8,9 @@
 //!
 //! Containment: a circle contains the points at a distance ≤ its radius (measured with the index's
 //! [`Metric`]); a polygon contains the points strictly inside it and not in a hole, in the lon/lat plane,
-//! as geo's [`Contains`] decides (a point exactly on the boundary is outside).
+//! as geo's [`Contains`](geo::Contains) decides (a point exactly on the boundary is outside). A polygon
+//! fence may cross the antimeridian when its longitudes are given unwrapped (177..183): see
+//! [`crate::polygon`] for the rule.
 //!
 //! ```
 //! use ember_geo::{Fence, FenceEventKind, GeoIndex, Unit};
@@ -27,10 +29,11 @@
 //! assert_eq!(seen, [("zone".to_string(), FenceEventKind::Enter), ("zone".to_string(), FenceEventKind::Exit)]);
 //! ```
 
-use geo::{BoundingRect, Contains, Point, Polygon};
+use geo::Polygon;
 
 use crate::distance::{Metric, Unit};
 use crate::error::{Error, Result};
+use crate::polygon::Area;
 
 /// The shape of a geofence.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,62 +62,31 @@ impl Fence {
         }
     }
 
-    /// A polygon (x = longitude, y = latitude), holes allowed.
+    /// A polygon (x = longitude, y = latitude), holes allowed; validated by
+    /// [`add_fence`](crate::GeoIndex::add_fence) ([`Error::InvalidPolygon`]).
+    ///
+    /// To fence an area across the antimeridian, give its longitudes unwrapped (running past 180°);
+    /// members on either side then enter and leave it (the [`polygon`](crate::polygon) module states
+    /// the rule):
+    ///
+    /// ```
+    /// use ember_geo::{Fence, FenceEventKind, GeoIndex};
+    /// use ember_geo::geo::polygon;
+    ///
+    /// let index: GeoIndex<&str> = GeoIndex::builder().build().unwrap();
+    /// // The Bering Strait, 168°E to 168°W, written as 168..192.
+    /// let strait = polygon![(x: 168.0, y: 60.0), (x: 192.0, y: 60.0), (x: 192.0, y: 67.0), (x: 168.0, y: 67.0)];
+    /// index.add_fence("strait", Fence::polygon(strait)).unwrap();
+    /// let events = index.subscribe();
+    /// index.add("trawler", -170.0, 64.0).unwrap(); // east of the line: inside
+    /// index.add("trawler", -160.0, 64.0).unwrap(); // past 192°E = 168°W: outside
+    /// let kinds: Vec<_> = events.try_iter().map(|e| e.kind).collect();
+    /// assert_eq!(kinds, [FenceEventKind::Enter, FenceEventKind::Exit]);
+    /// ```
     #[must_use]
     pub fn polygon(polygon: Polygon<f64>) -> Self {
         Fence::Polygon(polygon)
     }
-
-    pub(crate) fn validate(&self, lat_limit: f64) -> Result<()> {
-        match self {
-            Fence::Circle { lon, lat, radius_m } => {
-                if !(-180.0..=180.0).contains(lon) || !(-lat_limit..=lat_limit).contains(lat) {
-                    return Err(Error::InvalidCoordinates {
-                        lon: *lon,
-                        lat: *lat,
-                    });
-                }
-                if radius_m.is_nan() || *radius_m < 0.0 || radius_m.is_infinite() {
-                    return Err(Error::InvalidDistance {
-                        what: "fence radius",
-                        value: *radius_m,
-                    });
-                }
-                Ok(())
-            }
-            Fence::Polygon(p) => validate_polygon(p),
-        }
-    }
-
-    pub(crate) fn contains(&self, metric: Metric, lon: f64, lat: f64) -> bool {
-        match self {
-            Fence::Circle {
-                lon: clon,
-                lat: clat,
-                radius_m,
-            } => metric.distance((*clon, *clat), (lon, lat)) <= *radius_m,
-            Fence::Polygon(p) => p.contains(&Point::new(lon, lat)),
-        }
-    }
-}
-
-pub(crate) fn validate_polygon(p: &Polygon<f64>) -> Result<()> {
-    if p.exterior().0.len() < 3 {
-        return Err(Error::InvalidPolygon(
-            "the exterior ring needs at least 3 points",
-        ));
-    }
-    let finite = std::iter::once(p.exterior())
-        .chain(p.interiors())
-        .flat_map(|r| r.0.iter())
-        .all(|c| c.x.is_finite() && c.y.is_finite());
-    if !finite {
-        return Err(Error::InvalidPolygon("coordinates must be finite"));
-    }
-    if p.bounding_rect().is_none() {
-        return Err(Error::InvalidPolygon("empty polygon"));
-    }
-    Ok(())
 }
 
 /// Whether a member entered or left a fence.
@@ -158,4 +130,47 @@ pub struct FenceEvent<M> {
 pub(crate) struct FenceEntry {
     pub(crate) name: String,
     pub(crate) fence: Fence,
+    /// The validated polygon of a polygon fence.
+    area: Option<Area>,
+}
+
+impl FenceEntry {
+    /// Validates `fence` (coordinates within the index's latitude limit, a finite radius, a valid
+    /// polygon) and prepares it for containment tests.
+    pub(crate) fn new(name: String, fence: Fence, lat_limit: f64) -> Result<Self> {
+        let area = match &fence {
+            Fence::Circle { lon, lat, radius_m } => {
+                if !(-180.0..=180.0).contains(lon) || !(-lat_limit..=lat_limit).contains(lat) {
+                    return Err(Error::InvalidCoordinates {
+                        lon: *lon,
+                        lat: *lat,
+                    });
+                }
+                if radius_m.is_nan() || *radius_m < 0.0 || radius_m.is_infinite() {
+                    return Err(Error::InvalidDistance {
+                        what: "fence radius",
+                        value: *radius_m,
+                    });
+                }
+                None
+            }
+            Fence::Polygon(p) => Some(Area::new(p.clone())?),
+        };
+        Ok(FenceEntry { name, fence, area })
+    }
+
+    pub(crate) fn contains(&self, metric: Metric, lon: f64, lat: f64) -> bool {
+        match (&self.fence, &self.area) {
+            (
+                Fence::Circle {
+                    lon: clon,
+                    lat: clat,
+                    radius_m,
+                },
+                _,
+            ) => metric.distance((*clon, *clat), (lon, lat)) <= *radius_m,
+            (Fence::Polygon(_), Some(area)) => area.contains(lon, lat),
+            (Fence::Polygon(_), None) => false,
+        }
+    }
 }

@@ -739,8 +739,8 @@ where
         }
         let mut events = Vec::new();
         for f in &inner.fences {
-            let was = old.is_some_and(|(lon, lat)| f.fence.contains(self.metric, lon, lat));
-            let is = new.is_some_and(|(lon, lat)| f.fence.contains(self.metric, lon, lat));
+            let was = old.is_some_and(|(lon, lat)| f.contains(self.metric, lon, lat));
+            let is = new.is_some_and(|(lon, lat)| f.contains(self.metric, lon, lat));
             if was != is {
                 events.push(FenceEvent {
                     fence: f.name.clone(),
@@ -860,13 +860,12 @@ where
     /// [`Error::FenceExists`] if the name is taken; [`Error::InvalidPolygon`],
     /// [`Error::InvalidCoordinates`] or [`Error::InvalidDistance`] for a bad shape.
     pub fn add_fence(&self, name: impl Into<String>, fence: Fence) -> Result<()> {
-        fence.validate(self.lat_limit)?;
-        let name = name.into();
+        let entry = FenceEntry::new(name.into(), fence, self.lat_limit)?;
         let mut inner = self.inner.write();
-        if inner.fences.iter().any(|f| f.name == name) {
-            return Err(Error::FenceExists(name));
+        if inner.fences.iter().any(|f| f.name == entry.name) {
+            return Err(Error::FenceExists(entry.name));
         }
-        inner.fences.push(FenceEntry { name, fence });
+        inner.fences.push(entry);
         Ok(())
     }
 
@@ -1110,7 +1109,7 @@ where
         inner
             .fences
             .iter()
-            .filter(|f| f.fence.contains(self.metric, slot.lon, slot.lat))
+            .filter(|f| f.contains(self.metric, slot.lon, slot.lat))
             .map(|f| f.name.clone())
             .collect()
     }

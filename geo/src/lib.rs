@@ -74,7 +74,31 @@
 //! values, not byte strings; `GEOSEARCHSTORE` is not offered (collect the hits and `add_many` them);
 //! [`GeoIndex::add`] and friends need `A: Default` for the attributes of new members.
 //!
-//! See [`search`] for the search options, [`fence`] for geofences, [`hash`] for geohashes.
+//! ## Polygons across the antimeridian
+//!
+//! Polygon searches and fences test containment in the lon/lat plane. A zone that crosses ±180°
+//! (Fiji, the Aleutians, Chukotka, a Pacific shipping lane) is given unwrapped, its longitudes running
+//! past 180° (177..183): a member at 179.9° and one at −179.9° are both inside. Rings that jump across
+//! the line are not guessed at; [`polygon::unwrap_antimeridian`] converts them. The exact rule, and why,
+//! is in [`polygon`].
+//!
+//! ```
+//! use ember_geo::{Fence, FenceEventKind, GeoIndex};
+//! use ember_geo::geo::polygon;
+//!
+//! let ships: GeoIndex<&str> = GeoIndex::builder().build().unwrap();
+//! let lane = polygon![(x: 175.0, y: 50.0), (x: 190.0, y: 50.0), (x: 190.0, y: 53.0), (x: 175.0, y: 53.0)];
+//! ships.add_fence("lane", Fence::polygon(lane)).unwrap();
+//! let events = ships.subscribe();
+//! ships.add("Aurora", 179.5, 51.0).unwrap(); // enters west of the line
+//! ships.add("Aurora", -175.0, 51.5).unwrap(); // still inside east of it: no event
+//! ships.add("Aurora", -165.0, 51.5).unwrap(); // leaves past 190°E = 170°W
+//! let kinds: Vec<_> = events.try_iter().map(|e| e.kind).collect();
+//! assert_eq!(kinds, [FenceEventKind::Enter, FenceEventKind::Exit]);
+//! ```
+//!
+//! See [`search`] for the search options, [`fence`] for geofences, [`polygon`] for polygon rules,
+//! [`hash`] for geohashes.
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -83,6 +107,7 @@ mod error;
 pub mod fence;
 pub mod hash;
 mod index;
+pub mod polygon;
 pub mod search;
 mod sphere;
 

@@ -40,15 +40,14 @@ use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
-use geo::{BoundingRect, Centroid, Contains, Point, Polygon};
-use rstar::AABB;
+use geo::Polygon;
 
 use crate::distance::Unit;
 use crate::error::{Error, Result};
-use crate::fence::validate_polygon;
 use crate::hash::score_of;
 use crate::index::{GeoIndex, Mode};
-use crate::sphere::{Node, chord2_for, rect_envelope, to_xyz};
+use crate::polygon::Area;
+use crate::sphere::{Node, chord2_for, to_xyz};
 
 /// One search result. Optional fields are filled when the search asked for them.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,10 +82,20 @@ enum Origin<'a, Q: ?Sized> {
 
 #[derive(Debug, Clone)]
 enum Shape {
-    Radius { max: f64 },
-    Ring { min: f64, max: f64 },
-    Box { width: f64, height: f64 },
+    Radius {
+        max: f64,
+    },
+    Ring {
+        min: f64,
+        max: f64,
+    },
+    Box {
+        width: f64,
+        height: f64,
+    },
     Polygon(Box<Polygon<f64>>),
+    /// A polygon once validated by `run`.
+    Area(Box<Area>),
     Nearest(usize),
 }
 
@@ -212,6 +221,27 @@ impl<'a, M, A, Q: ?Sized> Search<'a, M, A, Q> {
     /// Members strictly inside `polygon` (x = longitude, y = latitude; holes excluded), as geo's
     /// `Contains` decides in the lon/lat plane. The origin is optional: distances are measured from it,
     /// or from the polygon's centroid without one.
+    ///
+    /// A polygon may cross the antimeridian when given **unwrapped**, its longitudes running past 180°
+    /// (Fiji as 177..183; each ring within −540..=540 and spanning at most 360°): members on both
+    /// sides of the line are found. A ring that jumps from 177° to −177° is read in the plane as
+    /// written (a band round the globe); convert it with
+    /// [`unwrap_antimeridian`](crate::polygon::unwrap_antimeridian). The [`polygon`](crate::polygon)
+    /// module states the rule.
+    ///
+    /// ```
+    /// use ember_geo::GeoIndex;
+    /// use ember_geo::geo::polygon;
+    ///
+    /// let index: GeoIndex<u32> = GeoIndex::builder().build().unwrap();
+    /// index.add(1, 179.9, -17.0).unwrap();
+    /// index.add(2, -179.9, -17.0).unwrap();
+    /// index.add(3, 0.0, -17.0).unwrap();
+    /// let zone = polygon![(x: 177.0, y: -20.0), (x: 183.0, y: -20.0), (x: 183.0, y: -15.0), (x: 177.0, y: -15.0)];
+    /// let mut ids: Vec<u32> = index.search().polygon(zone).run().unwrap().iter().map(|h| h.member).collect();
+    /// ids.sort();
+    /// assert_eq!(ids, [1, 2]);
+    /// ```
     pub fn polygon(self, polygon: Polygon<f64>) -> Self {
         self.set_shape(Shape::Polygon(Box::new(polygon)), Unit::Meters)
     }
@@ -365,16 +395,13 @@ where
                 width: check_distance("width", width)?,
                 height: check_distance("height", height)?,
             },
-            Shape::Polygon(p) => {
-                validate_polygon(&p)?;
-                Shape::Polygon(p)
-            }
-            s @ Shape::Nearest(_) => s,
+            Shape::Polygon(p) => Shape::Area(Box::new(Area::new(*p)?)),
+            s @ (Shape::Nearest(_) | Shape::Area(_)) => s,
         };
         if let Some(Origin::Point(lon, lat)) = self.origin {
             self.index.check(lon, lat)?;
         }
-        if self.origin.is_none() && !matches!(shape, Shape::Polygon(_)) {
+        if self.origin.is_none() && !matches!(shape, Shape::Area(_)) {
             return Err(Error::Syntax(
                 "exactly one of FROMMEMBER or FROMLONLAT can be specified",
             ));
@@ -399,10 +426,7 @@ where
                 let slot = inner.lookup(*m, now).ok_or(Error::MemberNotFound)?;
                 (slot.lon, slot.lat)
             }
-            (None, Shape::Polygon(p)) => p
-                .centroid()
-                .map(|c: Point<f64>| (c.x(), c.y()))
-                .unwrap_or((0.0, 0.0)),
+            (None, Shape::Area(a)) => a.centroid(),
             (None, _) => unreachable!("checked above"),
         };
         let centre_xyz = to_xyz(centre.0, centre.1);
@@ -434,13 +458,14 @@ where
                 Shape::Box { width, height } => {
                     metric.in_box(*width, *height, centre, (lon, lat))?
                 }
-                Shape::Polygon(p) => {
-                    if !p.contains(&Point::new(lon, lat)) {
+                Shape::Area(a) => {
+                    if !a.contains(lon, lat) {
                         return None;
                     }
                     metric.distance(centre, (lon, lat))
                 }
                 Shape::Nearest(_) => metric.distance(centre, (lon, lat)),
+                Shape::Polygon(_) => unreachable!("validated into an area"),
             };
             if check_slot {
                 let slot = inner.live(node.slot, now)?;
@@ -481,10 +506,10 @@ where
                     );
                 }
             }
-            Shape::Polygon(p) => {
-                let rect = p.bounding_rect().expect("validated polygon");
-                let env: AABB<[f64; 3]> =
-                    rect_envelope(rect.min().x, rect.max().x, rect.min().y, rect.max().y);
+            Shape::Area(a) => {
+                // Without a crossing this is the bounding rectangle's box, as always; across the
+                // antimeridian one box around both pieces (the 3D boxes have no seam).
+                let env = a.envelope();
                 scan(
                     inner.tree.locate_in_envelope(&env),
                     &mut test,
@@ -492,6 +517,7 @@ where
                     limit,
                 );
             }
+            Shape::Polygon(_) => unreachable!("validated into an area"),
             Shape::Nearest(k) => {
                 // Chord order is distance order: the first k live members that pass are the nearest.
                 let k = self.count.map_or(*k, |c| c.min(*k));

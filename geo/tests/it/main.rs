@@ -1,6 +1,7 @@
 //! Integration tests of ember-geo: Redis's documented behaviours, the beyond-Redis features, property
 //! tests against brute-force scans, TTLs on a manual clock, geofences and concurrency.
 
+mod antimeridian;
 mod beyond;
 mod concurrency;
 mod fences;

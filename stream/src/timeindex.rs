@@ -16,8 +16,9 @@
 //! leaves; each keeps the largest timestamp below it (an upper bound, since trimmed records are not
 //! subtracted). A lookup walks down the leftmost nodes whose maximum reaches the target and checks the
 //! timestamps of at most one leaf's records per step it cannot rule out — a few hundred comparisons
-//! however long the partition is. Appending costs one comparison (the open leaf's maximum); the upper
-//! levels are updated once per 64 records. The index costs about 0.13 byte per record.
+//! however long the partition is. Appending costs two comparisons (is the offset inside the open leaf,
+//! is its timestamp a new maximum); the upper levels are updated once per 64 records. The index costs
+//! about 0.13 byte per record.
 
 use std::collections::VecDeque;
 

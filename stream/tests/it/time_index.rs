@@ -81,6 +81,13 @@ fn append_time_boundaries_before_exact_between_and_after() {
 }
 
 #[test]
+fn answers_are_plain_shareable_values() {
+    fn send_sync<T: Send + Sync + Copy + Ord + std::hash::Hash + std::fmt::Debug>() {}
+    send_sync::<OffsetAndTimestamp>();
+    assert!(at(1, 5) < at(2, 0), "ordered by offset first");
+}
+
+#[test]
 fn unknown_partition_is_an_error() {
     let (topic, _clock) = manual_topic("t", 2);
     assert!(matches!(

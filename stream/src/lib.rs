@@ -58,8 +58,10 @@
 //! - **Seeking by time** (Kafka's `offsetsForTimes`): [`Topic::offset_for_time`] gives the first offset
 //!   whose record timestamp is at or after a time, from a per-partition time index (no scan);
 //!   [`Start::Time`], [`Consumer::seek_to_time`], [`GroupConsumer::seek_to_time`],
-//!   [`ConsumerGroup::reset_offsets_to_time`] and [`AutoOffsetReset::ByDuration`] start or move readers
-//!   there ("replay the last hour").
+//!   [`ConsumerGroup::reset_offsets_to_time`], [`AutoOffsetReset::ByDuration`] and
+//!   [`WorkGroup::set_cursor_to_time`] start or move readers there ("replay the last hour"). With
+//!   producer timestamps that go backwards the answer is the earliest *offset* at or after the time,
+//!   as in Kafka.
 //! - **Consumer groups**, the Kafka model ([`group`]): members, range or round-robin assignment,
 //!   rebalancing on join, leave and session timeout, committed offsets, `auto_offset_reset`. At least
 //!   once: what was polled but not committed is redelivered after a crash or rebalance.

@@ -638,6 +638,30 @@ impl WorkGroup {
         )
     }
 
+    /// Moves the group's cursor of `partition` to the first record whose timestamp is at or after
+    /// `timestamp` (Unix milliseconds), or to the log end if no retained record is that late: `XGROUP
+    /// SETID` with a time, as Redis stream ids are times. Returns the new cursor. The rule for
+    /// timestamps that go backwards is [`Topic::offset_for_time`]'s.
+    ///
+    /// ```
+    /// use ember_stream::{Message, Start, Topic};
+    /// let topic = Topic::builder("t").build().unwrap();
+    /// for ts in [100, 200, 300] {
+    ///     topic.send(Message::new(format!("{ts}")).timestamp(ts)).unwrap();
+    /// }
+    /// let group = topic.work_group("w").start(Start::Latest).build().unwrap();
+    /// assert_eq!(group.set_cursor_to_time(0, 150).unwrap(), 1);
+    /// assert_eq!(group.read("c", 10).unwrap().len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`]; [`Error::Storage`].
+    pub fn set_cursor_to_time(&self, partition: u32, timestamp: u64) -> Result<u64> {
+        let offset = self.topic.position_for_time(partition, timestamp)?;
+        self.set_cursor(partition, offset)?;
+        Ok(offset)
+    }
+
     /// Removes a consumer and its pending entries (`XGROUP DELCONSUMER`). Returns how many entries it had.
     pub fn remove_consumer(&self, consumer: &str) -> usize {
         let mut st = self.shared.state.lock();

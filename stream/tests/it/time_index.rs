@@ -309,6 +309,19 @@ fn work_groups_start_by_time() {
         got.iter().map(|d| d.record.offset).collect::<Vec<_>>(),
         [1, 2, 3]
     );
+    // XGROUP SETID by time: back to the first record at or after 200 (offset 1, timestamp 300).
+    assert_eq!(group.set_cursor_to_time(0, 200).unwrap(), 1);
+    let again = group.read("c", 10).unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.record.offset).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(group.set_cursor_to_time(0, 401).unwrap(), 4);
+    assert!(group.read("c", 10).unwrap().is_empty());
+    assert!(matches!(
+        group.set_cursor_to_time(3, 0),
+        Err(Error::UnknownPartition { partition: 3, .. })
+    ));
 }
 
 #[test]

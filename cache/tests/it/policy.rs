@@ -280,10 +280,11 @@ fn adaptive_behaves_like_lru_on_a_recency_workload() {
     let adaptive = replay(&cache64(Policy::Adaptive, 100), trace.iter().copied());
     assert!(lru > 39_000, "lru {lru}");
     // A static W-TinyLFU with a 1% window would hit almost never here; the adaptive window grows
-    // until it catches most re-reads (measured 86-94 % of LRU's hits, depending on the random hash
-    // seed; the warm-up while the window grows costs the rest).
+    // until it catches nearly every re-read (97-100 % of LRU's hits over 1 000 hash seeds in session
+    // 4; the warm-up while the window grows costs the rest). Before the small-cache window ghost was
+    // widened, about 1 % of seeds stayed trapped for most of the trace (55-62 % of LRU).
     assert!(
-        adaptive as f64 >= lru as f64 * 0.8,
+        adaptive as f64 >= lru as f64 * 0.9,
         "adaptive {adaptive} vs lru {lru}"
     );
 }

@@ -41,6 +41,10 @@
 //! Event time is the event's [`timestamp`](Event::timestamp), or what
 //! [`event_time_from`](WindowerBuilder::event_time_from) extracts from the value; or processing time
 //! ([`processing_time`](WindowerBuilder::processing_time)), the clock's wall time on arrival.
+//! Times are milliseconds in a `u64`, and window bounds saturate at `u64::MAX`: events within one
+//! window size of `u64::MAX` (some 584 million years after the epoch) have windows whose ends all
+//! clamp to `u64::MAX`, and such windows are merged into one. Keep event times below
+//! `u64::MAX - size` (no real clock comes near it).
 //!
 //! The watermark is Flink's *bounded out-of-orderness* generator: per input partition,
 //! `max event time seen - max_out_of_orderness - 1`; the operator's watermark is the minimum over its

@@ -938,35 +938,79 @@ mod tests {
         assert_eq!(&big.queue[..4], &before[..]);
     }
 
-    /// Replays `trace` through a policy of `cap` entries the way a shard does (insert on a miss,
-    /// evict while over capacity), with key hashes mixed by `seed`; returns the hits.
+    /// A shard's bookkeeping around a policy, for driving it the way the cache does: keys to slots,
+    /// slot reuse, insert on a miss and evict while over capacity.
+    struct Shard {
+        p: Adaptive,
+        cap: u64,
+        resident: HashMap<u64, u32>,
+        key_of: HashMap<u32, u64>,
+        free: Vec<u32>,
+        next: u32,
+    }
+
+    impl Shard {
+        fn new(cap: u64) -> Self {
+            Shard {
+                p: Adaptive::new(cap),
+                cap,
+                resident: HashMap::new(),
+                key_of: HashMap::new(),
+                free: Vec::new(),
+                next: 0,
+            }
+        }
+
+        /// The slot of `key`, if resident.
+        fn slot(&self, key: u64) -> Option<u32> {
+            self.resident.get(&key).copied()
+        }
+
+        /// A miss on `key`: inserted, then entries are evicted while over capacity, `check` seeing
+        /// the policy before each eviction.
+        fn insert(&mut self, key: u64, hash: u64, mut check: impl FnMut(&Adaptive)) {
+            self.p.on_miss(hash);
+            let idx = self.free.pop().unwrap_or_else(|| {
+                self.next += 1;
+                self.next - 1
+            });
+            self.p.on_insert(idx, hash, 1);
+            self.resident.insert(key, idx);
+            self.key_of.insert(idx, key);
+            while self.resident.len() as u64 > self.cap {
+                check(&self.p);
+                let v = self.p.victim().expect("over capacity, so not empty");
+                let gone = self.key_of.remove(&v).expect("resident victim");
+                self.resident.remove(&gone);
+                self.free.push(v);
+            }
+        }
+
+        /// An explicit removal of the resident `key` at slot `idx`.
+        fn remove(&mut self, key: u64, idx: u32) {
+            self.p.on_remove(idx);
+            self.resident.remove(&key);
+            self.key_of.remove(&idx);
+            self.free.push(idx);
+        }
+    }
+
+    /// Replays `trace` through a policy of `cap` entries the way a shard does, with key hashes mixed
+    /// by `seed`; returns the hits.
     fn replay_policy(cap: u64, seed: u64, trace: impl IntoIterator<Item = u64>) -> u64 {
-        let mut p = Adaptive::new(cap);
-        let mut resident: HashMap<u64, u32> = HashMap::new();
-        let mut key_of: HashMap<u32, u64> = HashMap::new();
-        let (mut free, mut next, mut hits) = (Vec::new(), 0u32, 0);
+        let mut shard = Shard::new(cap);
+        let mut hits = 0;
         for key in trace {
             let mut h = (key ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             h ^= h >> 29;
             h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
             h ^= h >> 32;
-            if let Some(&idx) = resident.get(&key) {
-                p.on_hit(idx, h);
-                hits += 1;
-                continue;
-            }
-            p.on_miss(h);
-            let idx = free.pop().unwrap_or_else(|| {
-                next += 1;
-                next - 1
-            });
-            p.on_insert(idx, h, 1);
-            resident.insert(key, idx);
-            key_of.insert(idx, key);
-            while resident.len() as u64 > cap {
-                let v = p.victim().expect("over capacity, so not empty");
-                resident.remove(&key_of.remove(&v).expect("resident victim"));
-                free.push(v);
+            match shard.slot(key) {
+                Some(idx) => {
+                    shard.p.on_hit(idx, h);
+                    hits += 1;
+                }
+                None => shard.insert(key, h, |_| {}),
             }
         }
         hits
@@ -991,10 +1035,7 @@ mod tests {
     #[test]
     fn small_cache_victim_search_matches_a_full_search() {
         for cap in [16u64, 71, 300, 1024] {
-            let mut p = Adaptive::new(cap);
-            let mut resident: HashMap<u64, u32> = HashMap::new();
-            let mut key_of: HashMap<u32, u64> = HashMap::new();
-            let (mut free, mut next) = (Vec::new(), 0u32);
+            let mut shard = Shard::new(cap);
             let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ cap;
             let mut checked = 0;
             for step in 0..30_000u32 {
@@ -1007,51 +1048,36 @@ mod tests {
                     (x >> 8) % (cap * 6)
                 };
                 let hash = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                if let Some(&idx) = resident.get(&key) {
-                    if step % 97 == 0 {
-                        p.on_remove(idx);
-                        resident.remove(&key);
-                        key_of.remove(&idx);
-                        free.push(idx);
-                    } else {
-                        p.on_hit(idx, hash);
-                    }
-                    continue;
-                }
-                p.on_miss(hash);
-                let idx = free.pop().unwrap_or_else(|| {
-                    next += 1;
-                    next - 1
-                });
-                p.on_insert(idx, hash, 1);
-                resident.insert(key, idx);
-                key_of.insert(idx, key);
-                while resident.len() as u64 > cap {
-                    let mut counts = [0u32; 16];
-                    for v in p.probation.iter_from_back(&p.links) {
-                        counts[usize::from(p.freq[v as usize])] += 1;
-                    }
-                    assert_eq!(counts, p.probation_freqs, "cap {cap}, step {step}");
-                    if let Some(tail) = p.probation.back() {
-                        let mut full = (p.freq[tail as usize], tail);
-                        for v in p
-                            .probation
-                            .iter_from_back(&p.links)
-                            .take(EXACT_VICTIM_SAMPLE)
-                        {
-                            if p.freq[v as usize] < full.0 {
-                                full = (p.freq[v as usize], v);
-                            }
+                match shard.slot(key) {
+                    Some(idx) if step % 97 == 0 => shard.remove(key, idx),
+                    Some(idx) => shard.p.on_hit(idx, hash),
+                    None => shard.insert(key, hash, |p| {
+                        let mut counts = [0u32; 16];
+                        for v in p.probation.iter_from_back(&p.links) {
+                            counts[usize::from(p.freq[v as usize])] += 1;
                         }
-                        assert_eq!(p.least_frequent_probation(tail), full.1);
-                        checked += 1;
-                    }
-                    let v = p.victim().expect("over capacity, so not empty");
-                    resident.remove(&key_of.remove(&v).expect("resident victim"));
-                    free.push(v);
+                        assert_eq!(counts, p.probation_freqs, "cap {cap}, step {step}");
+                        if let Some(tail) = p.probation.back() {
+                            let mut full = (p.freq[tail as usize], tail);
+                            for v in p
+                                .probation
+                                .iter_from_back(&p.links)
+                                .take(EXACT_VICTIM_SAMPLE)
+                            {
+                                if p.freq[v as usize] < full.0 {
+                                    full = (p.freq[v as usize], v);
+                                }
+                            }
+                            assert_eq!(p.least_frequent_probation(tail), full.1);
+                            checked += 1;
+                        }
+                    }),
                 }
             }
-            assert!(p.sketch.halvings > 2, "cap {cap}: the sketch was halved");
+            assert!(
+                shard.p.sketch.halvings > 2,
+                "cap {cap}: the sketch was halved"
+            );
             assert!(checked > 1000, "cap {cap}: {checked} searches checked");
         }
     }

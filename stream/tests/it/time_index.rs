@@ -254,8 +254,9 @@ fn offsets_for_times_answers_each_partition() {
     assert_eq!(found[&2], None);
 }
 
-#[test]
-fn consumers_start_and_seek_by_time() {
+/// A 2-partition topic on a manual clock with records "0".."19" appended one second apart, alternating
+/// between the partitions; returns it with the time of the first append.
+fn twenty_records_a_second_apart() -> (Topic, u64) {
     let (topic, clock) = manual_topic("t", 2);
     let t0 = clock.unix_millis();
     for i in 0..20u64 {
@@ -264,6 +265,12 @@ fn consumers_start_and_seek_by_time() {
             .unwrap();
         clock.advance(Duration::from_secs(1));
     }
+    (topic, t0)
+}
+
+#[test]
+fn consumers_start_and_seek_by_time() {
+    let (topic, t0) = twenty_records_a_second_apart();
     // Records 10.. were appended at t0 + 10 s and later: offsets 5.. of each partition.
     let mut c = topic.consumer(Start::Time(t0 + 10_000));
     assert_eq!(c.position(0), Some(5));
@@ -326,14 +333,7 @@ fn work_groups_start_by_time() {
 
 #[test]
 fn groups_reset_and_seek_by_time() {
-    let (topic, clock) = manual_topic("t", 2);
-    let t0 = clock.unix_millis();
-    for i in 0..20u64 {
-        topic
-            .send(Message::new(format!("{i}")).partition((i % 2) as u32))
-            .unwrap();
-        clock.advance(Duration::from_secs(1));
-    }
+    let (topic, t0) = twenty_records_a_second_apart();
     let group = topic
         .consumer_group("g")
         .auto_offset_reset(AutoOffsetReset::None)

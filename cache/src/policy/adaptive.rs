@@ -404,6 +404,22 @@ impl Adaptive {
         }
     }
 
+    /// A hit's policy work: a small cache moves the entry in exact order (and counts it); a large one
+    /// sets its referenced bit, counting it in the sketch if the bit was clear.
+    #[inline(always)]
+    fn reference(&mut self, idx: u32, hash: u64) {
+        if self.exact {
+            self.touch_exact(idx, hash);
+        } else {
+            let w = &mut self.refs[idx as usize / 64];
+            let bit = 1u64 << (idx % 64);
+            if *w & bit == 0 {
+                *w |= bit;
+                self.count_reference(hash);
+            }
+        }
+    }
+
     /// A first reference since the entry's bit was cleared: counted in the sketch (out of line, so the
     /// hit path stays small; the sketch's block is usually a cache miss anyway).
     #[inline(never)]
@@ -473,16 +489,7 @@ impl Eviction for Adaptive {
     /// when the entry reaches the tail of its list (CLOCK-style second chance and lazy promotion).
     #[inline(always)]
     fn on_hit(&mut self, idx: u32, hash: u64) {
-        if self.exact {
-            self.touch_exact(idx, hash);
-        } else {
-            let w = &mut self.refs[idx as usize / 64];
-            let bit = 1u64 << (idx % 64);
-            if *w & bit == 0 {
-                *w |= bit;
-                self.count_reference(hash);
-            }
-        }
+        self.reference(idx, hash);
         if USE_CLIMBER {
             self.record(true);
         }
@@ -496,17 +503,10 @@ impl Eviction for Adaptive {
     #[inline(always)]
     fn on_hit_seen(&mut self, idx: u32, hash: u64, seen: &mut u32) {
         if *seen != self.epoch {
-            if self.exact {
-                // No bit is ever set in a small cache, so the epoch never moves and `seen` (left
-                // behind it) sends every hit here.
-                self.touch_exact(idx, hash);
-            } else {
-                let w = &mut self.refs[idx as usize / 64];
-                let bit = 1u64 << (idx % 64);
-                if *w & bit == 0 {
-                    *w |= bit;
-                    self.count_reference(hash);
-                }
+            self.reference(idx, hash);
+            // No bit is ever set in a small cache, so the epoch never moves and `seen`, left behind
+            // it, sends every hit of a small cache here.
+            if !self.exact {
                 *seen = self.epoch;
             }
         }

@@ -620,8 +620,8 @@ const GHOST_MAIN_FACTOR: f64 = 1.0;
 /// Caches (shards) of at most this capacity keep exact LRU order and choose main's victim by
 /// frequency (see [`Adaptive::least_frequent_probation`]): a hit costs a few list moves, which is
 /// cheap at this size, and each slot is a large share of the cache. Measured on the issue's 45
-/// trace rows (issue notes, session 4): `sprite` at 71 entries 24.4 → 26.1 (mean of 20 runs),
-/// `multi3` at 745 +1.6, the 45-row mean 50.60 → 50.68; the largest losses are 0.6 (`web12` at
+/// trace rows (issue notes, session 4): `sprite` at 71 entries 24.4 → 26.0 (mean of 20 runs),
+/// `multi3` at 745 +1.6, the 45-row mean 50.60 → 50.69; the largest losses are 0.6 (`web12` at
 /// 688, Zipf 0.9 at 912). With the limit at 4095 instead, OLTP at 1 869 lost 1.2 points; and the
 /// per-hit list moves would cost large caches throughput, so they keep CLOCK.
 pub(super) const EXACT_MAX_CAPACITY: u64 = 1024;

@@ -7,7 +7,7 @@ use ember_log::{
     BATCH_OVERHEAD, Error, FsyncPolicy, Log, RECORD_OVERHEAD, SEGMENT_HEADER_LEN, inspect,
 };
 
-use crate::{read_all, segment_path, truncate};
+use crate::{expect_corrupt, read_all, segment_path, truncate};
 
 fn payload(i: u64) -> Vec<u8> {
     format!("rec-{i:06}").into_bytes() // 10 bytes
@@ -84,12 +84,8 @@ fn a_flipped_byte_inside_a_batch_is_corruption_at_the_batch_start() {
         let mut bad = good.clone();
         bad[i as usize] ^= 0x20;
         fs::write(&path, &bad).unwrap();
-        match Log::open(dir.path()) {
-            Err(Error::Corrupt {
-                path: p, position, ..
-            }) => assert_eq!((p, position), (path.clone(), second), "flip at {i}"),
-            other => panic!("flip at {i}: expected Corrupt, got {other:?}"),
-        }
+        let (p, position, _) = expect_corrupt(Log::open(dir.path()), &format!("flip at {i}"));
+        assert_eq!((p, position), (path.clone(), second), "flip at {i}");
         let report = inspect(dir.path()).unwrap();
         assert!(!report.is_healthy(), "flip at {i}");
         assert_eq!(
@@ -119,12 +115,8 @@ fn a_damaged_batch_in_a_sealed_segment_fails_reads_from_its_first_record() {
     let log = open_indexed(dir.path());
     assert_eq!(log.get(2).unwrap().unwrap().payload, payloads[2]);
     for off in 3..7 {
-        match log.get(off) {
-            Err(Error::Corrupt {
-                path: p, position, ..
-            }) => assert_eq!((&p, position), (&path, second)),
-            other => panic!("get({off}): {other:?}"),
-        }
+        let (p, position, _) = expect_corrupt(log.get(off), &format!("get({off})"));
+        assert_eq!((&p, position), (&path, second));
     }
     // the index points past the damaged batch: later records are still readable
     assert_eq!(log.get(7).unwrap().unwrap().payload, payloads[7]);

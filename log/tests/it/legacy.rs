@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ember_log::{Error, Log, SEGMENT_HEADER_LEN, inspect};
 
-use crate::{read_all, segment_path, truncate};
+use crate::{expect_corrupt, read_all, segment_path, truncate};
 
 /// A version-1 segment header, as the first releases wrote it.
 fn v1_header(base: u64) -> Vec<u8> {
@@ -122,17 +122,9 @@ fn corruption_in_a_version_1_segment_names_the_record() {
     let mut bytes = fs::read(&path).unwrap();
     bytes[(at[2] + 20) as usize] ^= 0x01;
     fs::write(&path, &bytes).unwrap();
-    match Log::open(dir.path()) {
-        Err(Error::Corrupt {
-            path: p,
-            position,
-            reason,
-        }) => {
-            assert_eq!((p, position), (path.clone(), at[2]));
-            assert!(reason.contains("CRC"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (p, position, reason) = expect_corrupt(Log::open(dir.path()), "open");
+    assert_eq!((p, position), (path.clone(), at[2]));
+    assert!(reason.contains("CRC"), "{reason}");
     assert_eq!(
         fs::read(&path).unwrap(),
         bytes,

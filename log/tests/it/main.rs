@@ -20,7 +20,7 @@ pub fn cases(default: u32) -> u32 {
 
 use std::path::{Path, PathBuf};
 
-use ember_log::{FsyncPolicy, Log};
+use ember_log::{Error, FsyncPolicy, Log};
 
 /// A log in `dir` with small segments so tests roll often.
 pub fn small_log(dir: &Path, policy: FsyncPolicy) -> Log {
@@ -58,4 +58,20 @@ pub fn read_all(log: &Log) -> Vec<Vec<u8>> {
             r.payload
         })
         .collect()
+}
+
+/// The file, position and reason of the [`Error::Corrupt`] that `result` must be; any other outcome
+/// fails the test, naming `what`.
+pub fn expect_corrupt<T: std::fmt::Debug>(
+    result: Result<T, Error>,
+    what: &str,
+) -> (PathBuf, u64, String) {
+    match result {
+        Err(Error::Corrupt {
+            path,
+            position,
+            reason,
+        }) => (path, position, reason),
+        other => panic!("{what}: expected Corrupt, got {other:?}"),
+    }
 }

@@ -9,7 +9,7 @@ use ember_log::{
     SEGMENT_HEADER_LEN, inspect,
 };
 
-use crate::{read_all, segment_path, small_log, truncate};
+use crate::{expect_corrupt, read_all, segment_path, small_log, truncate};
 
 /// Writes `n` records of 20 bytes into one segment, each in a batch of its own (a flush after each
 /// append: `FRAME` bytes per record), and closes the log.
@@ -99,18 +99,10 @@ fn corruption_in_the_middle_is_an_error_naming_file_and_position() {
     let victim = SEGMENT_HEADER_LEN + 3 * FRAME; // record 3 of 10
     bytes[(victim + 30) as usize] ^= 0x01; // a payload bit
     fs::write(&path, &bytes).unwrap();
-    match Log::open(dir.path()) {
-        Err(Error::Corrupt {
-            path: p,
-            position,
-            reason,
-        }) => {
-            assert_eq!(p, path);
-            assert_eq!(position, victim);
-            assert!(reason.contains("CRC"), "{reason}");
-        }
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    let (p, position, reason) = expect_corrupt(Log::open(dir.path()), "open");
+    assert_eq!(p, path);
+    assert_eq!(position, victim);
+    assert!(reason.contains("CRC"), "{reason}");
     // a damaged length field in the middle is corruption too, not a torn tail
     bytes[(victim + 30) as usize] ^= 0x01;
     bytes[(victim + 5) as usize] = 0x7f; // the length field
@@ -155,12 +147,8 @@ fn corruption_in_a_sealed_segment_fails_the_read_and_is_found_by_verify() {
         format!("{:030}", 1).as_bytes()
     );
     // ...but reading the damaged record names file and position, and nothing is skipped.
-    match log.get(2) {
-        Err(Error::Corrupt {
-            path: p, position, ..
-        }) => assert_eq!((p, position), (path.clone(), pos)),
-        other => panic!("{other:?}"),
-    }
+    let (p, position, _) = expect_corrupt(log.get(2), "get(2)");
+    assert_eq!((p, position), (path.clone(), pos));
     let mut it = log.iter(0);
     assert_eq!(it.next().unwrap().unwrap().offset, 0);
     assert_eq!(it.next().unwrap().unwrap().offset, 1);
@@ -265,17 +253,9 @@ fn a_gap_between_segments_is_corruption() {
     let segs = log.segments();
     drop(log);
     fs::remove_file(&segs[1].path).unwrap();
-    match Log::open(dir.path()) {
-        Err(Error::Corrupt {
-            path,
-            position: 0,
-            reason,
-        }) => {
-            assert_eq!(path, segs[2].path);
-            assert!(reason.contains("previous one ends"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (path, position, reason) = expect_corrupt(Log::open(dir.path()), "open");
+    assert_eq!((path, position), (segs[2].path.clone(), 0));
+    assert!(reason.contains("previous one ends"), "{reason}");
     assert_eq!(
         inspect(dir.path()).unwrap().gaps,
         vec![(segs[1].base_offset, segs[2].base_offset)]

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use ember_stream::storage::TrimLimits;
 use ember_stream::{Error, PendingQuery, RecordId, Start, Topic};
 
-use crate::support::{manual_topic, wait_parked};
+use crate::support::{manual_topic, trim_before, wait_parked};
 
 #[test]
 fn each_record_goes_to_exactly_one_consumer_under_concurrency() {
@@ -187,15 +186,7 @@ fn autoclaim_pages_through_the_list_and_reports_trimmed_entries() {
         .unwrap();
     wg.read("dead", 25).unwrap();
     clock.advance(Duration::from_secs(60));
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(5),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 5);
     let mut cursor = RecordId::default();
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();

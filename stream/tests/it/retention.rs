@@ -6,6 +6,8 @@ use ember_core::ManualClock;
 use ember_stream::storage::TrimLimits;
 use ember_stream::{Error, Message, Retention, Start, Topic};
 
+use crate::support::trim_before;
+
 fn topic_with(retention: Retention, clock: &ManualClock) -> Topic {
     Topic::builder("t")
         .partitions(1)
@@ -112,15 +114,7 @@ fn xtrim_maxlen_and_minid_and_enforce() {
         )
         .unwrap();
     assert_eq!(t.records, 5);
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(8),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 8);
     assert_eq!(topic.offsets(0).unwrap(), (8, 20));
     // enforce_retention with no limits removes nothing.
     assert_eq!(topic.enforce_retention().unwrap().records, 0);

@@ -4,6 +4,7 @@ use std::thread;
 
 use ember_core::ManualClock;
 use ember_stream::Topic;
+use ember_stream::storage::{TrimLimits, Trimmed};
 
 /// A topic on a manual clock.
 pub fn manual_topic(name: &str, partitions: u32) -> (Topic, ManualClock) {
@@ -14,6 +15,19 @@ pub fn manual_topic(name: &str, partitions: u32) -> (Topic, ManualClock) {
         .build()
         .unwrap();
     (topic, clock)
+}
+
+/// Trims `partition` of `topic` to the records at `offset` and after (Redis `XTRIM MINID`).
+pub fn trim_before(topic: &Topic, partition: u32, offset: u64) -> Trimmed {
+    topic
+        .trim(
+            partition,
+            &TrimLimits {
+                min_offset: Some(offset),
+                ..TrimLimits::default()
+            },
+        )
+        .unwrap()
 }
 
 /// Waits (without sleeping) until `n` threads are parked on `clock`.

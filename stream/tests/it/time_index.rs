@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use ember_core::{Clock, ManualClock};
-use ember_stream::storage::TrimLimits;
 use ember_stream::{AutoOffsetReset, Error, Message, OffsetAndTimestamp, Retention, Start, Topic};
 use proptest::prelude::*;
 
-use crate::support::manual_topic;
+use crate::support::{manual_topic, trim_before};
 
 fn at(offset: u64, timestamp: u64) -> Option<OffsetAndTimestamp> {
     Some(OffsetAndTimestamp { offset, timestamp })
@@ -151,15 +150,7 @@ fn equal_timestamps_earliest_offset_wins_across_leaves() {
     assert_eq!(topic.offset_for_time(0, 1_000).unwrap(), at(0, 1_000));
     assert_eq!(topic.offset_for_time(0, 1_001).unwrap(), at(300, 2_000));
     assert_eq!(topic.offset_for_time(0, 2_000).unwrap(), at(300, 2_000));
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(350),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 350);
     assert_eq!(topic.offset_for_time(0, 1_000).unwrap(), at(350, 2_000));
     assert_eq!(topic.offset_for_time(0, 2_000).unwrap(), at(350, 2_000));
 }
@@ -185,15 +176,7 @@ fn trimmed_records_are_never_returned() {
     // Only the trimmed record was that late.
     assert_eq!(topic.offset_for_time(0, 5_000).unwrap(), None);
     // Trimming everything leaves nothing to find.
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(1_000),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 1_000);
     assert_eq!(topic.offset_for_time(0, 0).unwrap(), None);
     // And new records are found again.
     send_at(&topic, 0, 7);
@@ -409,15 +392,7 @@ fn auto_offset_reset_by_duration() {
     clock.advance(Duration::from_secs(60));
     topic.append_unkeyed("11").unwrap();
     group.reset_offset(0, 2).unwrap();
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(5),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 5);
     let mut c = group.join("c").unwrap();
     let got = c.poll(100, Duration::ZERO).unwrap();
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [10, 11]);
@@ -481,15 +456,7 @@ fn durable_topics_find_by_time_after_reopen() {
     let topic = open();
     assert_eq!(answers(&topic), before, "the index is rebuilt from the log");
     // Trim, reopen: trimmed records stay invisible to lookups.
-    topic
-        .trim(
-            0,
-            &TrimLimits {
-                min_offset: Some(600),
-                ..TrimLimits::default()
-            },
-        )
-        .unwrap();
+    trim_before(&topic, 0, 600);
     assert_eq!(topic.offset_for_time(0, t0).unwrap(), at(600, t0 + 3_000));
     drop(topic);
     let topic = open();
@@ -577,7 +544,7 @@ proptest! {
                 Op::Rewind(ms) => clock.set_unix_millis(clock.unix_millis().saturating_sub(u64::from(ms))),
                 Op::Trim(n) => {
                     let (earliest, _) = topic.offsets(0).unwrap();
-                    topic.trim(0, &TrimLimits { min_offset: Some(earliest + u64::from(n)), ..TrimLimits::default() }).unwrap();
+                    trim_before(&topic, 0, earliest + u64::from(n));
                 }
                 Op::Compact => {
                     topic.compact().unwrap();

@@ -4,6 +4,8 @@
 //! `insert`, with 1 and 2 threads sharing one cache. Contestants: ember-cache with each policy,
 //! quick_cache, moka, `lru` behind a `parking_lot::Mutex`, and a `hashbrown::HashMap` behind a
 //! `parking_lot::RwLock` (no eviction at all: the limit). Every cache is pre-filled with every key.
+//! A second group, `cache_small1024_zipf0.99_90get`, runs the same mix single-threaded at capacity
+//! 1 024 over 10 000 keys: a cache small enough for the adaptive policy's exact (non-CLOCK) path.
 //!
 //! Run: `cargo bench -p ember-benches --no-default-features --features cache --bench cache`
 //!
@@ -24,15 +26,18 @@ use rand::{Rng, SeedableRng};
 
 const KEYS: usize = 100_000;
 const CAPACITY: usize = 90_000;
+/// The small-cache group: one shard of 1 024 entries (the adaptive policy's exact path) over 10 000 keys.
+const SMALL_KEYS: usize = 10_000;
+const SMALL_CAPACITY: usize = 1_024;
 const OPS_PER_THREAD: usize = 20_000;
 
 /// One operation: a key, and whether it is an insert.
 type Op = (u64, bool);
 
-fn workload(seed: u64) -> Vec<Op> {
-    let mut cdf = Vec::with_capacity(KEYS);
+fn workload(seed: u64, keys: usize) -> Vec<Op> {
+    let mut cdf = Vec::with_capacity(keys);
     let mut total = 0.0;
-    for r in 1..=KEYS {
+    for r in 1..=keys {
         total += 1.0 / (r as f64).powf(0.99);
         cdf.push(total);
     }
@@ -41,7 +46,7 @@ fn workload(seed: u64) -> Vec<Op> {
         .map(|_| {
             let x = rng.random::<f64>() * total;
             // Scatter ranks over the key space so that hot keys do not share a shard by accident.
-            let rank = cdf.partition_point(|&c| c < x).min(KEYS - 1) as u64;
+            let rank = cdf.partition_point(|&c| c < x).min(keys - 1) as u64;
             let key = rank.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
             (key, rng.random_range(0..10) == 0)
         })
@@ -113,17 +118,17 @@ impl Contestant for Limit {
     }
 }
 
-/// The ember contestant with `policy`, at the bench's capacity.
-fn ember_cache(policy: Policy) -> Cache<u64, u64> {
+/// The ember contestant with `policy` and `capacity`.
+fn ember_cache(policy: Policy, capacity: usize) -> Cache<u64, u64> {
     Cache::builder()
-        .max_capacity(CAPACITY as u64)
+        .max_capacity(capacity as u64)
         .policy(policy)
         .build()
         .expect("valid cache")
 }
 
-fn prefill(c: &impl Contestant) {
-    for rank in 0..KEYS as u64 {
+fn prefill(c: &impl Contestant, keys: usize) {
+    for rank in 0..keys as u64 {
         c.insert(rank.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16, rank);
     }
 }
@@ -146,9 +151,11 @@ fn bench_one(
     name: &str,
     c: &impl Contestant,
     loads: &[Vec<Op>],
+    keys: usize,
+    threads: &[usize],
 ) {
-    prefill(c);
-    for threads in [1usize, 2] {
+    prefill(c, keys);
+    for &threads in threads {
         group.throughput(Throughput::Elements((OPS_PER_THREAD * threads) as u64));
         group.bench_function(format!("{name}/{threads}t"), |b| {
             b.iter_custom(|iters| {
@@ -169,8 +176,20 @@ fn bench_one(
 }
 
 fn throughput(crit: &mut Criterion) {
-    let loads = [workload(1), workload(2)];
-    let mut group = crit.benchmark_group("cache_zipf0.99_90get");
+    group(crit, "cache_zipf0.99_90get", KEYS, CAPACITY, &[1, 2]);
+    group(
+        crit,
+        "cache_small1024_zipf0.99_90get",
+        SMALL_KEYS,
+        SMALL_CAPACITY,
+        &[1],
+    );
+}
+
+/// One criterion group: every contestant at `capacity` over `keys` keys, on `threads` threads.
+fn group(crit: &mut Criterion, name: &str, keys: usize, capacity: usize, threads: &[usize]) {
+    let loads = [workload(1, keys), workload(2, keys)];
+    let mut group = crit.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -180,30 +199,45 @@ fn throughput(crit: &mut Criterion) {
         "rwlock_hashmap_limit",
         &Limit(RwLock::new(hashbrown::HashMap::new())),
         &loads,
+        keys,
+        threads,
     );
     for policy in [Policy::Adaptive, Policy::Lru, Policy::Lfu, Policy::Fifo] {
-        let cache = ember_cache(policy);
+        let cache = ember_cache(policy, capacity);
         bench_one(
             &mut group,
             &format!("ember_{policy}"),
             &Ember(cache),
             &loads,
+            keys,
+            threads,
         );
     }
     bench_one(
         &mut group,
         "quick_cache",
-        &Quick(quick_cache::sync::Cache::new(CAPACITY)),
+        &Quick(quick_cache::sync::Cache::new(capacity)),
         &loads,
+        keys,
+        threads,
     );
     bench_one(
         &mut group,
         "moka",
-        &Moka(moka::sync::Cache::new(CAPACITY as u64)),
+        &Moka(moka::sync::Cache::new(capacity as u64)),
         &loads,
+        keys,
+        threads,
     );
-    let lru = lru::LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero"));
-    bench_one(&mut group, "lru_mutex", &LruMutex(Mutex::new(lru)), &loads);
+    let lru = lru::LruCache::new(NonZeroUsize::new(capacity).expect("non-zero"));
+    bench_one(
+        &mut group,
+        "lru_mutex",
+        &LruMutex(Mutex::new(lru)),
+        &loads,
+        keys,
+        threads,
+    );
     group.finish();
 }
 
@@ -214,30 +248,30 @@ fn throughput(crit: &mut Criterion) {
 type Runner = Box<dyn Fn(&[Op]) -> u64>;
 
 fn interleaved() {
-    let ops = workload(1);
+    let ops = workload(1, KEYS);
     let mut contestants: Vec<(String, Runner)> = Vec::new();
     let limit = Limit(RwLock::new(hashbrown::HashMap::new()));
-    prefill(&limit);
+    prefill(&limit, KEYS);
     contestants.push((
         "rwlock_hashmap_limit".into(),
         Box::new(move |o| run(&limit, o)),
     ));
     for policy in [Policy::Adaptive, Policy::Lru, Policy::Lfu, Policy::Fifo] {
-        let cache = ember_cache(policy);
+        let cache = ember_cache(policy, CAPACITY);
         let c = Ember(cache);
-        prefill(&c);
+        prefill(&c, KEYS);
         contestants.push((format!("ember_{policy}"), Box::new(move |o| run(&c, o))));
     }
     let q = Quick(quick_cache::sync::Cache::new(CAPACITY));
-    prefill(&q);
+    prefill(&q, KEYS);
     contestants.push(("quick_cache".into(), Box::new(move |o| run(&q, o))));
     let m = Moka(moka::sync::Cache::new(CAPACITY as u64));
-    prefill(&m);
+    prefill(&m, KEYS);
     contestants.push(("moka".into(), Box::new(move |o| run(&m, o))));
     let l = LruMutex(Mutex::new(lru::LruCache::new(
         NonZeroUsize::new(CAPACITY).expect("non-zero"),
     )));
-    prefill(&l);
+    prefill(&l, KEYS);
     contestants.push(("lru_mutex".into(), Box::new(move |o| run(&l, o))));
     let rounds = 60;
     let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); contestants.len()];
